@@ -1,0 +1,40 @@
+// The few Bun APIs the adapter uses, described structurally so that
+// `deno check` needs no Bun typings.
+
+export interface BunServerWebSocket<T> {
+  data: T;
+  readyState: number;
+  /** Bytes sent, -1 when queued under backpressure, 0 when dropped. */
+  send(data: Uint8Array, compress?: boolean): number;
+  getBufferedAmount(): number;
+  close(code?: number, reason?: string): void;
+}
+
+export interface BunServer {
+  port: number;
+  upgrade<T>(request: Request, options: { data: T }): boolean;
+  requestIP(request: Request): { address: string } | null;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+
+export interface BunWebSocketHandler<T> {
+  open(ws: BunServerWebSocket<T>): void;
+  message(ws: BunServerWebSocket<T>, message: string | Uint8Array): void;
+  close(ws: BunServerWebSocket<T>, code: number, reason: string): void;
+  drain(ws: BunServerWebSocket<T>): void;
+  maxPayloadLength?: number;
+  backpressureLimit?: number;
+  closeOnBackpressureLimit?: boolean;
+  idleTimeout?: number;
+  perMessageDeflate?: boolean;
+}
+
+export interface BunGlobal {
+  serve<T>(options: {
+    port: number;
+    hostname: string;
+    idleTimeout?: number;
+    fetch(request: Request, server: BunServer): Response | Promise<Response> | undefined;
+    websocket: BunWebSocketHandler<T>;
+  }): BunServer;
+}

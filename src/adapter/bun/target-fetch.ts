@@ -1,0 +1,34 @@
+import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
+import type { HeaderList } from "../../protocol/head.ts";
+
+function headerList(headers: Headers): HeaderList {
+  const list: HeaderList = [];
+  for (const [name, value] of headers) if (name !== "set-cookie") list.push([name, value]);
+  for (const cookie of headers.getSetCookie()) list.push(["set-cookie", cookie]);
+  return list;
+}
+
+/**
+ * Bun's `fetch` with `decompress: false`, so the visitor gets the target's
+ * bytes and its Content-Encoding/Content-Length unchanged. Bun itself caps
+ * concurrent fetches (BUN_CONFIG_MAX_HTTP_REQUESTS); the client's limiter
+ * bounds them to `maxConnections` below that.
+ */
+export const bunClientRuntime: ClientRuntime = {
+  name: "bun",
+  createTargetFetch() {
+    return async (request: TargetRequest): Promise<TargetResponse> => {
+      const init = {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+        redirect: "manual",
+        decompress: false,
+        duplex: "half",
+      } as RequestInit;
+      const response = await fetch(request.url, init);
+      return { status: response.status, headers: headerList(response.headers), body: response.body };
+    };
+  },
+};

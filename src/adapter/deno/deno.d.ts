@@ -1,0 +1,19 @@
+// The few Deno APIs the adapter uses, described structurally so that
+// Bun's type checks need no Deno typings.
+
+export interface DenoServeInfo {
+  remoteAddr: { hostname?: string };
+}
+
+export interface DenoHttpServer {
+  addr: { port: number };
+  shutdown(): Promise<void>;
+}
+
+export interface DenoGlobal {
+  serve(
+    options: { port: number; hostname: string; onListen?: () => void },
+    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
+  ): DenoHttpServer;
+  upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
+}

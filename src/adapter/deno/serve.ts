@@ -1,0 +1,35 @@
+import type { EntryBindings, EntryRuntime, ServerHandle } from "../../entry/entry-runtime.ts";
+import { WebSocketFrameSocket } from "../../mux/web-socket-frame-socket.ts";
+import type { DenoGlobal } from "./deno.d.ts";
+
+const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
+
+/** Deno.serve with the uplink WebSocket wired to the entry's events. */
+export const denoEntryRuntime: EntryRuntime = {
+  name: "deno",
+  serve({ port, hostname, fetch }): Promise<ServerHandle> {
+    const server = Deno.serve({ port, hostname, onListen() {} }, (request, info) => {
+      const env: EntryBindings = {
+        remoteAddress: info.remoteAddr.hostname ?? "",
+        upgradeUplink(events) {
+          if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
+          const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 120 });
+          socket.binaryType = "arraybuffer";
+          socket.onopen = () => events.onOpen(new WebSocketFrameSocket(socket));
+          socket.onmessage = (event: MessageEvent) => {
+            if (typeof event.data === "string") events.onText();
+            else events.onMessage(new Uint8Array(event.data as ArrayBuffer));
+          };
+          socket.onclose = (event: CloseEvent) => events.onClose(event.code, event.reason);
+          return response;
+        },
+      };
+      return fetch(request, env);
+    });
+    const handle: ServerHandle = {
+      port: server.addr.port,
+      stop: () => server.shutdown(),
+    };
+    return Promise.resolve(handle);
+  },
+};

@@ -1,0 +1,78 @@
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
+import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
+import type { HeaderList } from "../../protocol/head.ts";
+
+/** Pairs from Node's flat rawHeaders list, names as the target wrote them. */
+function pairs(raw: string[]): HeaderList {
+  const list: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) list.push([raw[i].toLowerCase(), raw[i + 1]]);
+  return list;
+}
+
+/** Writes a web stream into a Node request, honouring its backpressure. */
+async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest): Promise<void> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!request.write(value)) {
+        await new Promise<void>((resolve) => {
+          request.once("drain", resolve);
+          request.once("close", resolve);
+        });
+      }
+      if (request.destroyed) throw new Error("Target request closed");
+    }
+    request.end();
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    request.destroy(err as Error);
+  }
+}
+
+/**
+ * Deno's `fetch` decompresses gzip/br bodies and keeps the original
+ * Content-Encoding/Content-Length headers, which would lie to the visitor, and
+ * opens a connection per concurrent request. `node:http` with a keep-alive
+ * agent gives the raw bytes and a bounded pool (`maxSockets`).
+ */
+export const denoClientRuntime: ClientRuntime = {
+  name: "deno",
+  createTargetFetch(maxConnections: number) {
+    const agents = {
+      "http:": new http.Agent({ keepAlive: true, maxSockets: maxConnections }),
+      "https:": new https.Agent({ keepAlive: true, maxSockets: maxConnections }),
+    };
+    return (request: TargetRequest): Promise<TargetResponse> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(request.url);
+        const protocol = url.protocol as "http:" | "https:";
+        const outgoing = (protocol === "https:" ? https : http).request({
+          protocol,
+          hostname: url.hostname.replace(/^\[|\]$/g, ""),
+          port: url.port,
+          path: url.pathname + url.search,
+          method: request.method,
+          headers: request.headers.reduce<Record<string, string | string[]>>((acc, [name, value]) => {
+            const prior = acc[name];
+            acc[name] = prior === undefined ? value : ([] as string[]).concat(prior, value);
+            return acc;
+          }, {}),
+          agent: agents[protocol],
+          signal: request.signal,
+        }, (incoming) => {
+          resolve({
+            status: incoming.statusCode ?? 502,
+            headers: pairs(incoming.rawHeaders),
+            body: Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>,
+          });
+        });
+        outgoing.on("error", reject);
+        if (request.body) pump(request.body, outgoing);
+        else outgoing.end();
+      });
+  },
+};

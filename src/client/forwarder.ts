@@ -1,0 +1,76 @@
+import { FrameKind, ResetCode } from "../protocol/constants.ts";
+import { endToEndList } from "../protocol/end-to-end-headers.ts";
+import type { RequestHead } from "../protocol/head.ts";
+import type { MuxStream } from "../mux/mux-stream.ts";
+import { StreamState } from "../mux/stream-state.ts";
+import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
+import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
+
+/** Statuses whose responses never carry a body. */
+const NO_BODY_STATUS = new Set([204, 205, 304]);
+
+/** A response still streaming this long after its head gives up its slot. */
+const LONG_LIVED_MS = 1000;
+
+/** Everything forwarding needs besides the stream. */
+export interface ForwarderDeps {
+  target: URL;
+  fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
+  limiter: ConcurrencyLimiter;
+}
+
+/** The target URL for a request's path and query, under the target's base path. */
+export function targetUrl(target: URL, requestTarget: string): string {
+  const base = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
+  return `${target.origin}${base}${requestTarget}`;
+}
+
+/**
+ * Forwards one stream to the target and streams the response back. A reset
+ * from the entry aborts the target request; a target that cannot be reached
+ * or fails mid-body resets the stream with the reason.
+ */
+export async function forward(stream: MuxStream, head: RequestHead, deps: ForwarderDeps): Promise<void> {
+  const abort = new AbortController();
+  stream.onReset = () => abort.abort();
+  const release = await deps.limiter.acquire();
+  let longLived: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (abort.signal.aborted) return;
+    const hasBody = stream.state !== StreamState.RemoteClosed;
+    let response: TargetResponse;
+    try {
+      response = await deps.fetchTarget({
+        url: targetUrl(deps.target, head.target),
+        method: head.method,
+        headers: head.headers,
+        body: hasBody ? stream.body : null,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (abort.signal.aborted) {
+      response.body?.cancel().catch(() => {});
+      return;
+    }
+    const bodyless = head.method === "HEAD" || NO_BODY_STATUS.has(response.status) || response.body === null;
+    stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers: endToEndList(response.headers) }, bodyless);
+    if (bodyless) {
+      response.body?.cancel().catch(() => {});
+      return;
+    }
+    longLived = setTimeout(release, LONG_LIVED_MS);
+    await stream.sendBody(response.body!, ResetCode.TargetError);
+    if (stream.state === StreamState.LocalClosed) {
+      // The target answered without reading the whole request body: stop the upload.
+      stream.reset(ResetCode.Cancel, "Response complete before the request body was read");
+    }
+  } finally {
+    clearTimeout(longLived);
+    release();
+  }
+}

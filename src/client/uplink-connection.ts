@@ -1,0 +1,108 @@
+import { CloseCode, CONNECT_PATH, FrameKind } from "../protocol/constants.ts";
+import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
+import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
+import { ProtocolError } from "../protocol/protocol-error.ts";
+import { Mux } from "../mux/mux.ts";
+import { WebSocketFrameSocket } from "../mux/web-socket-frame-socket.ts";
+import type { ClientConfig } from "../config.ts";
+import { forward, type ForwarderDeps } from "./forwarder.ts";
+
+/** How an uplink ended. */
+export interface UplinkEnd {
+  code: number;
+  reason: string;
+  /** Whether the entry welcomed it (it served for a while). */
+  welcomed: boolean;
+}
+
+/** Ping interval, and how long without any frame means the uplink is dead. */
+const PING_EVERY_MS = 5_000;
+const DEAD_AFTER_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The uplink endpoint for an entry URL: http→ws, https→wss. */
+export function connectUrl(server: URL): string {
+  const url = new URL(CONNECT_PATH, server);
+  url.protocol = server.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+/**
+ * Runs one uplink until it closes: WebSocket, Hello, Welcome, then a
+ * {@linkcode Mux} whose streams are forwarded to the target.
+ */
+export function runUplink(
+  config: ClientConfig,
+  deps: ForwarderDeps,
+  onWelcome: (welcome: Welcome) => void,
+): Promise<UplinkEnd> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(connectUrl(config.server));
+    ws.binaryType = "arraybuffer";
+    let mux: Mux | undefined;
+    let welcomed = false;
+    let ended = false;
+    const socket = new WebSocketFrameSocket(ws);
+    const connectTimer = setTimeout(() => finish(1006, "Connect timeout"), CONNECT_TIMEOUT_MS);
+    let pinger: ReturnType<typeof setInterval> | undefined;
+
+    const finish = (code: number, reason: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(connectTimer);
+      clearInterval(pinger);
+      mux?.close(new Error(`uplink closed (${code}${reason ? ` ${reason}` : ""})`));
+      socket.close(code === 1006 ? 1000 : code, reason);
+      resolve({ code, reason, welcomed });
+    };
+
+    ws.onopen = () => {
+      ws.send(encodeFrame(FrameKind.Hello, 0, 0, encodeJson({
+        session: config.session,
+        token: config.token,
+        window: config.windowBytes,
+      })));
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (typeof event.data === "string") {
+        finish(CloseCode.BadFrame, "Text message on an uplink");
+        return;
+      }
+      const bytes = new Uint8Array(event.data as ArrayBuffer);
+      if (mux) {
+        mux.receive(bytes);
+        return;
+      }
+      try {
+        const frame = decodeFrame(bytes);
+        if (frame.kind !== FrameKind.Welcome) throw new ProtocolError(`Expected welcome, got frame kind ${frame.kind}`);
+        const welcome = decodeWelcome(frame.payload);
+        clearTimeout(connectTimer);
+        welcomed = true;
+        mux = new Mux({
+          role: "client",
+          socket,
+          localWindow: config.windowBytes,
+          peerWindow: welcome.window,
+          onStream: (stream, head) => {
+            forward(stream, head, deps).catch(() => {});
+          },
+          onClose: (err) => {
+            if (err instanceof ProtocolError) finish(CloseCode.BadFrame, `Protocol error: ${err.message}`);
+          },
+        });
+        pinger = setInterval(() => {
+          if (Date.now() - mux!.lastSeen > DEAD_AFTER_MS) {
+            finish(1006, `No answer from the entry for ${DEAD_AFTER_MS / 1000} s`);
+          } else {
+            mux!.ping();
+          }
+        }, PING_EVERY_MS);
+        onWelcome(welcome);
+      } catch (err) {
+        finish(CloseCode.BadFrame, (err as Error).message);
+      }
+    };
+    ws.onclose = (event: CloseEvent) => finish(event.code, event.reason);
+  });
+}

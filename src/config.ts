@@ -1,0 +1,161 @@
+import { parseArgs } from "node:util";
+import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "./protocol/constants.ts";
+
+/** A configuration problem a user can fix; mains print it without a stack. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Entry server settings. Each comes from `--flag`, else the environment, else its default. */
+export interface EntryConfig {
+  /** Listen port. Env PORT, default 8080. */
+  port: number;
+  /** Listen address. Env HOSTNAME, default 0.0.0.0. */
+  hostname: string;
+  /** `<session>.<domain>` routes to a session. Env TUNNEL_DOMAIN, default localhost. */
+  domain: string;
+  /** Time for a response head to arrive before 504. Env REQUEST_TIMEOUT_MS, default 30000. */
+  requestTimeoutMs: number;
+  /** Concurrent streams per session; above it 503. Env MAX_STREAMS_PER_SESSION, default 10000. */
+  maxStreamsPerSession: number;
+  /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
+  windowBytes: number;
+  /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default http. */
+  publicScheme: "http" | "https";
+}
+
+/** Client agent settings. */
+export interface ClientConfig {
+  /** The entry, e.g. http://127.0.0.1:8080. Env TUNNEL_SERVER. */
+  server: URL;
+  /** Session name, `[a-z0-9-]{1,63}`. Env TUNNEL_SESSION. */
+  session: string;
+  /** The session's token. Env TUNNEL_TOKEN. */
+  token: string;
+  /** The local target, e.g. http://127.0.0.1:3000. Env TUNNEL_TARGET. */
+  target: URL;
+  /** Uplinks to open. Env TUNNEL_UPLINKS, default 2. */
+  uplinks: number;
+  /** Concurrent requests to the target; more wait in line. Env TUNNEL_MAX_CONNS, default 128. */
+  maxConnections: number;
+  /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
+  windowBytes: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new ConfigError((err as Error).message.replace(/\. To specify.*$/s, ""));
+  }
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected an integer from ${min} to ${max})`);
+  }
+  return n;
+}
+
+function httpUrl(name: string, raw: string | undefined): URL {
+  if (!raw) throw new ConfigError(`Missing ${name}`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected http:// or https://)`);
+  }
+  return url;
+}
+
+export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also reads its environment variable)
+  --port N                   PORT                     listen port (8080)
+  --hostname ADDR            HOSTNAME                 listen address (0.0.0.0)
+  --domain NAME              TUNNEL_DOMAIN            sessions answer at <session>.NAME (localhost)
+  --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head, then 504 (30000)
+  --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
+  --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
+  --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)`;
+
+/** Reads entry settings from flags and environment, validating each. */
+export function entryConfig(args: string[], env: Env): EntryConfig {
+  const f = parse(args, {
+    port: { type: "string" },
+    hostname: { type: "string" },
+    domain: { type: "string" },
+    "request-timeout-ms": { type: "string" },
+    "max-streams-per-session": { type: "string" },
+    "window-bytes": { type: "string" },
+    "public-scheme": { type: "string" },
+  });
+  if (f.help) throw new ConfigError(ENTRY_USAGE);
+  const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
+  const domain = (str("domain", "TUNNEL_DOMAIN") ?? "localhost").toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(domain)) throw new ConfigError(`Invalid TUNNEL_DOMAIN: ${JSON.stringify(domain)}`);
+  const scheme = str("public-scheme", "TUNNEL_PUBLIC_SCHEME") ?? "http";
+  if (scheme !== "http" && scheme !== "https") {
+    throw new ConfigError(`Invalid TUNNEL_PUBLIC_SCHEME: ${JSON.stringify(scheme)} (expected http or https)`);
+  }
+  return {
+    port: integer("PORT", str("port", "PORT"), 8080, 0, 65535),
+    hostname: str("hostname", "HOSTNAME") || "0.0.0.0",
+    domain,
+    requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", str("request-timeout-ms", "REQUEST_TIMEOUT_MS"), 30_000, 1, 3_600_000),
+    maxStreamsPerSession: integer(
+      "MAX_STREAMS_PER_SESSION",
+      str("max-streams-per-session", "MAX_STREAMS_PER_SESSION"),
+      10_000,
+      1,
+      1_000_000,
+    ),
+    windowBytes: integer("TUNNEL_WINDOW_BYTES", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
+    publicScheme: scheme,
+  };
+}
+
+export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME --token TOKEN --to URL [options]
+  --server URL      TUNNEL_SERVER        the entry, e.g. http://127.0.0.1:8080
+  --session NAME    TUNNEL_SESSION       session name: [a-z0-9-]{1,63}
+  --token TOKEN     TUNNEL_TOKEN         the session's token
+  --to URL          TUNNEL_TARGET        the local service, e.g. http://127.0.0.1:3000
+  --uplinks N       TUNNEL_UPLINKS       WebSocket uplinks to open (2)
+  --max-conns N     TUNNEL_MAX_CONNS     concurrent requests to the target (128)
+  --window-bytes N  TUNNEL_WINDOW_BYTES  per-stream flow-control window (262144)`;
+
+/** Reads client settings from flags and environment, validating each. */
+export function clientConfig(args: string[], env: Env): ClientConfig {
+  const f = parse(args, {
+    server: { type: "string" },
+    session: { type: "string" },
+    token: { type: "string" },
+    to: { type: "string" },
+    uplinks: { type: "string" },
+    "max-conns": { type: "string" },
+    "window-bytes": { type: "string" },
+  });
+  if (f.help) throw new ConfigError(CLIENT_USAGE);
+  const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
+  const session = str("session", "TUNNEL_SESSION");
+  if (!session) throw new ConfigError("Missing --session (or TUNNEL_SESSION)");
+  if (!SESSION_NAME_PATTERN.test(session)) {
+    throw new ConfigError(`Invalid session name: ${JSON.stringify(session)} (use 1-63 of a-z, 0-9 and -)`);
+  }
+  const token = str("token", "TUNNEL_TOKEN");
+  if (token === undefined) throw new ConfigError("Missing --token (or TUNNEL_TOKEN)");
+  return {
+    server: httpUrl("--server (or TUNNEL_SERVER)", str("server", "TUNNEL_SERVER")),
+    session,
+    token,
+    target: httpUrl("--to (or TUNNEL_TARGET)", str("to", "TUNNEL_TARGET")),
+    uplinks: integer("--uplinks (TUNNEL_UPLINKS)", str("uplinks", "TUNNEL_UPLINKS"), 2, 1, 64),
+    maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 128, 1, 100_000),
+    windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
+  };
+}

@@ -1,0 +1,128 @@
+import { CloseCode, FrameKind, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
+import { decodeHello, encodeJson, type Hello } from "../protocol/head.ts";
+import { ProtocolError } from "../protocol/protocol-error.ts";
+import type { FrameSocket } from "../mux/frame-socket.ts";
+import { Mux } from "../mux/mux.ts";
+import type { EntryConfig } from "../config.ts";
+import type { SessionRegistry } from "./session-registry.ts";
+import type { UplinkSocketEvents } from "./entry-runtime.ts";
+import type { Logger } from "../log.ts";
+
+/** How long a new socket may take to say hello. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+let uplinkCounter = 0;
+
+/**
+ * One client WebSocket on the entry: handshake first (Hello → Welcome), then
+ * a {@linkcode Mux} that the proxy opens streams on.
+ */
+export class Uplink implements UplinkSocketEvents {
+  readonly id = `u${++uplinkCounter}`;
+  readonly connectedAt = Date.now();
+  session = "";
+  mux: Mux | undefined;
+  #socket: FrameSocket | undefined;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  #config: EntryConfig;
+  #registry: SessionRegistry;
+  #log: Logger;
+  #publicUrl: (session: string) => string;
+
+  constructor(deps: {
+    config: EntryConfig;
+    registry: SessionRegistry;
+    log: Logger;
+    publicUrl: (session: string) => string;
+  }) {
+    this.#config = deps.config;
+    this.#registry = deps.registry;
+    this.#log = deps.log;
+    this.#publicUrl = deps.publicUrl;
+  }
+
+  /** Whether new streams may go to this uplink. */
+  get accepting(): boolean {
+    return this.mux !== undefined && !this.mux.closed && !this.mux.goingAway;
+  }
+
+  get activeStreams(): number {
+    return this.mux?.activeStreams ?? 0;
+  }
+
+  onOpen(socket: FrameSocket): void {
+    this.#socket = socket;
+    this.#helloTimer = setTimeout(() => {
+      this.#refuse(CloseCode.ProtocolError, "No hello within 10 s");
+    }, HELLO_TIMEOUT_MS);
+  }
+
+  onMessage(bytes: Uint8Array): void {
+    if (this.mux) {
+      this.mux.receive(bytes);
+      return;
+    }
+    try {
+      const frame = decodeFrame(bytes);
+      if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
+      this.#accept(decodeHello(frame.payload));
+    } catch (err) {
+      const message = err instanceof ProtocolError ? err.message : `Bad hello: ${(err as Error).message}`;
+      this.#refuse(CloseCode.BadFrame, message);
+    }
+  }
+
+  onText(): void {
+    const err = new ProtocolError("Text message on an uplink");
+    if (this.mux) this.mux.protocolError(err);
+    else this.#refuse(CloseCode.BadFrame, err.message);
+  }
+
+  onClose(code: number, reason: string): void {
+    clearTimeout(this.#helloTimer);
+    if (!this.mux) return;
+    this.#registry.remove(this);
+    this.mux.close(new Error(`uplink closed (${code}${reason ? ` ${reason}` : ""})`));
+    this.#log.info("uplink disconnected", { session: this.session, uplink: this.id, code, reason });
+  }
+
+  #accept(hello: Hello): void {
+    clearTimeout(this.#helloTimer);
+    if (!SESSION_NAME_PATTERN.test(hello.session)) {
+      this.#refuse(CloseCode.Unauthorized, `Invalid session name: use 1-63 of a-z, 0-9 and -`);
+      return;
+    }
+    if (!Number.isInteger(hello.window) || hello.window < MIN_WINDOW_BYTES || hello.window > MAX_WINDOW_BYTES) {
+      this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`);
+      return;
+    }
+    const socket = this.#socket!;
+    this.session = hello.session;
+    this.mux = new Mux({
+      role: "entry",
+      socket,
+      localWindow: this.#config.windowBytes,
+      peerWindow: hello.window,
+      onClose: (err) => {
+        if (err instanceof ProtocolError) {
+          this.#log.warn("uplink protocol error", { session: this.session, uplink: this.id, error: err.message });
+        }
+        this.#registry.remove(this);
+      },
+    });
+    this.mux.writer.send(encodeFrame(FrameKind.Welcome, 0, 0, encodeJson({
+      url: this.#publicUrl(hello.session),
+      uplinkId: this.id,
+      window: this.#config.windowBytes,
+    })));
+    this.#registry.add(this);
+    this.#log.info("uplink connected", { session: this.session, uplink: this.id });
+  }
+
+  #refuse(code: number, reason: string): void {
+    clearTimeout(this.#helloTimer);
+    this.#log.warn("uplink refused", { uplink: this.id, reason });
+    this.#socket?.close(code, reason.slice(0, 120));
+  }
+}

@@ -1,0 +1,165 @@
+import { Flag, FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
+import { encodeCredit, encodeFrame, encodeReason } from "../protocol/frame.ts";
+import { encodeHead, type RequestHead, type ResponseHead } from "../protocol/head.ts";
+import type { FrameWriter } from "./frame-writer.ts";
+import { InboundBody } from "./inbound-body.ts";
+import { SendWindow } from "./send-window.ts";
+import { StreamResetError } from "./stream-reset-error.ts";
+import { type StreamEvent, StreamState, transition } from "./stream-state.ts";
+
+/** What a stream needs from the mux that owns it. */
+export interface StreamOwner {
+  readonly writer: FrameWriter;
+  /** Called once when the stream reaches Closed or Reset. */
+  retire(stream: MuxStream): void;
+}
+
+/**
+ * One request/response exchange on an uplink: the inbound body (what the peer
+ * sends), the send window for the outbound body, and the lifecycle state.
+ */
+export class MuxStream {
+  readonly id: number;
+  #state: StreamState = StreamState.Open;
+  #owner: StreamOwner;
+  #inbound: InboundBody;
+  #window: SendWindow;
+  #resetError: StreamResetError | undefined;
+  #head: PromiseWithResolvers<ResponseHead> | undefined;
+  /** Called when the stream is reset from either side or its uplink is lost. */
+  onReset: ((err: StreamResetError) => void) | undefined;
+
+  constructor(id: number, owner: StreamOwner, windows: { local: number; peer: number }) {
+    this.id = id;
+    this.#owner = owner;
+    this.#window = new SendWindow(windows.peer);
+    this.#inbound = new InboundBody({
+      window: windows.local,
+      onCredit: (bytes) => {
+        if (this.#state === StreamState.Reset) return;
+        owner.writer.send(encodeFrame(FrameKind.WindowUpdate, 0, id, encodeCredit(bytes)));
+      },
+      onCancel: () => this.reset(ResetCode.Cancel, "Reader went away"),
+    });
+  }
+
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  /** The body the peer sends on this stream. */
+  get body(): ReadableStream<Uint8Array> {
+    return this.#inbound.readable;
+  }
+
+  /** Times this stream's sender waited for window credit. */
+  get stalls(): number {
+    return this.#window.stalls;
+  }
+
+  /** The error that reset this stream, if it was reset. */
+  get resetError(): StreamResetError | undefined {
+    return this.#resetError;
+  }
+
+  /** The response head (entry side): resolves when it arrives, rejects on reset. */
+  get responseHead(): Promise<ResponseHead> {
+    this.#head ??= Promise.withResolvers<ResponseHead>();
+    return this.#head.promise;
+  }
+
+  /** Sends a request head (entry) or response head (client). */
+  sendHead(kind: typeof FrameKind.RequestHead | typeof FrameKind.ResponseHead, head: RequestHead | ResponseHead, endStream: boolean): void {
+    const flags = endStream ? Flag.EndStream : 0;
+    this.#owner.writer.send(encodeFrame(kind, flags, this.id, encodeHead(head)));
+    if (endStream) this.#apply("send-end");
+  }
+
+  /**
+   * Sends a body as DATA frames of at most 64 KiB within the send window,
+   * then End. If the source fails, the stream is reset with `failCode`;
+   * if the stream is reset, the source is cancelled.
+   */
+  async sendBody(source: ReadableStream<Uint8Array>, failCode: ResetCode = ResetCode.Cancel): Promise<void> {
+    const reader = source.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        let offset = 0;
+        while (offset < value.byteLength) {
+          if (this.#resetError) throw this.#resetError;
+          const n = await this.#window.take(Math.min(MAX_PAYLOAD_BYTES, value.byteLength - offset));
+          await this.#owner.writer.sendData(
+            encodeFrame(FrameKind.Data, 0, this.id, value.subarray(offset, offset + n)),
+          );
+          offset += n;
+        }
+      }
+      if (this.#resetError) throw this.#resetError;
+      this.sendEnd();
+    } catch (err) {
+      if (this.#resetError) {
+        reader.cancel(this.#resetError).catch(() => {});
+      } else {
+        const message = err instanceof Error ? err.message : String(err);
+        this.reset(failCode, `Body failed: ${message}`);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** Half-closes our direction. */
+  sendEnd(): void {
+    if (this.#resetError) return;
+    this.#owner.writer.send(encodeFrame(FrameKind.End, 0, this.id));
+    this.#apply("send-end");
+  }
+
+  /** Aborts the stream: tells the peer, fails both halves locally. */
+  reset(code: ResetCode, message: string): void {
+    if (this.#state === StreamState.Reset || this.#state === StreamState.Closed) return;
+    this.#owner.writer.send(encodeFrame(FrameKind.Reset, 0, this.id, encodeReason(code, message)));
+    this.fail(new StreamResetError(code, message));
+  }
+
+  /** Ends the stream locally with an error, without telling the peer. */
+  fail(err: StreamResetError): void {
+    if (this.#state === StreamState.Reset || this.#state === StreamState.Closed) return;
+    this.#resetError = err;
+    this.#state = StreamState.Reset;
+    this.#inbound.error(err);
+    this.#window.fail(err);
+    this.#head?.reject(err);
+    this.#head?.promise.catch(() => {});
+    this.#owner.retire(this);
+    this.onReset?.(err);
+  }
+
+  // Called by the mux as frames arrive.
+
+  /** @internal */ receiveHead(head: ResponseHead): void {
+    this.#head ??= Promise.withResolvers<ResponseHead>();
+    this.#head.resolve(head);
+  }
+
+  /** @internal */ receiveData(payload: Uint8Array): void {
+    this.#apply("recv-data");
+    this.#inbound.push(payload);
+  }
+
+  /** @internal */ receiveEnd(): void {
+    this.#apply("recv-end");
+    this.#inbound.end();
+  }
+
+  /** @internal */ receiveCredit(bytes: number): void {
+    this.#window.grant(bytes);
+  }
+
+  #apply(event: StreamEvent): void {
+    this.#state = transition(this.#state, event);
+    if (this.#state === StreamState.Closed) this.#owner.retire(this);
+  }
+}

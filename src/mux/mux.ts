@@ -1,0 +1,238 @@
+import { Flag, FrameKind, GoAwayCode, ResetCode } from "../protocol/constants.ts";
+import { decodeCredit, decodeFrame, decodeReason, encodeFrame, encodeReason, type Frame } from "../protocol/frame.ts";
+import { decodeRequestHead, decodeResponseHead, type RequestHead } from "../protocol/head.ts";
+import { ProtocolError } from "../protocol/protocol-error.ts";
+import type { FrameSocket } from "./frame-socket.ts";
+import { FrameWriter } from "./frame-writer.ts";
+import { MuxStream, type StreamOwner } from "./mux-stream.ts";
+import { StreamResetError } from "./stream-reset-error.ts";
+
+/** Options for {@linkcode Mux}. */
+export interface MuxOptions {
+  /** The entry opens streams; the client accepts them. */
+  role: "entry" | "client";
+  socket: FrameSocket;
+  /** Our receive window per stream (what we advertised). */
+  localWindow: number;
+  /** The peer's receive window per stream (what it advertised). */
+  peerWindow: number;
+  /** Client side: a stream was opened by the entry. */
+  onStream?: (stream: MuxStream, head: RequestHead) => void;
+  /** The peer sent GoAway. */
+  onGoAway?: (code: number, message: string) => void;
+  /** The mux closed: `err` says why (undefined for a clean close). */
+  onClose?: (err: Error | undefined) => void;
+  /** Queued bytes above which data producers wait. Default 512 KiB. */
+  writerHighWaterMark?: number;
+}
+
+/** How many recently reset stream ids to remember, to drop their late frames. */
+const RECENT_RESETS = 4096;
+
+/**
+ * The multiplexer of one uplink: the stream table, the reader that decodes
+ * and dispatches incoming frames, and the one {@linkcode FrameWriter}.
+ */
+export class Mux implements StreamOwner {
+  readonly writer: FrameWriter;
+  #options: MuxOptions;
+  #streams = new Map<number, MuxStream>();
+  #recentResets = new Set<number>();
+  #highestId = 0;
+  #closed: Error | null | undefined = undefined;
+  #pings = new Map<string, (rtt: number) => void>();
+  #lastSeen = Date.now();
+  /** Set once the peer sent GoAway or we did: no new streams. */
+  goingAway = false;
+
+  constructor(options: MuxOptions) {
+    this.#options = options;
+    this.writer = new FrameWriter(
+      options.socket,
+      (err) => this.close(err),
+      { highWaterMark: options.writerHighWaterMark },
+    );
+  }
+
+  /** Streams open now. */
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Bytes waiting in the writer queue. */
+  get queuedBytes(): number {
+    return this.writer.queuedBytes;
+  }
+
+  /** When a frame last arrived (ms since epoch). */
+  get lastSeen(): number {
+    return this.#lastSeen;
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** Entry side: opens a stream and sends its request head. */
+  open(head: RequestHead, endStream: boolean): MuxStream {
+    if (this.#options.role !== "entry") throw new Error("Only the entry opens streams");
+    if (this.#closed !== undefined) throw StreamResetError.uplinkLost("uplink closed");
+    const id = ++this.#highestId;
+    const stream = new MuxStream(id, this, this.#windows());
+    this.#streams.set(id, stream);
+    stream.sendHead(FrameKind.RequestHead, head, endStream);
+    return stream;
+  }
+
+  /** Decodes one incoming message and acts on it. Never throws. */
+  receive(bytes: Uint8Array): void {
+    if (this.#closed !== undefined) return;
+    this.#lastSeen = Date.now();
+    try {
+      this.#dispatch(decodeFrame(bytes));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.protocolError(err);
+      } else {
+        this.close(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  /** Sends GoAway and closes the uplink for a protocol violation. */
+  protocolError(err: ProtocolError): void {
+    if (this.#closed !== undefined) return;
+    this.writer.send(encodeFrame(FrameKind.GoAway, 0, 0, encodeReason(GoAwayCode.ProtocolError, err.message)));
+    // Let the GoAway go out before the socket closes.
+    setTimeout(() => this.#options.socket.close(4002, `Protocol error: ${err.message}`.slice(0, 120)), 50);
+    this.close(err);
+  }
+
+  /** Tells the peer we take no new streams. */
+  goAway(code: number, message: string): void {
+    this.goingAway = true;
+    if (this.#closed === undefined) {
+      this.writer.send(encodeFrame(FrameKind.GoAway, 0, 0, encodeReason(code, message)));
+    }
+  }
+
+  /** Sends a ping; resolves with the round-trip time in ms. */
+  ping(): Promise<number> {
+    const payload = new Uint8Array(8);
+    crypto.getRandomValues(payload);
+    const key = payload.join(",");
+    const started = performance.now();
+    return new Promise((resolve) => {
+      this.#pings.set(key, () => resolve(performance.now() - started));
+      this.writer.send(encodeFrame(FrameKind.Ping, 0, 0, payload));
+    });
+  }
+
+  /** Ends every stream with the error and stops the writer. Idempotent. */
+  close(err?: Error): void {
+    if (this.#closed !== undefined) return;
+    this.#closed = err ?? null;
+    const lost = err instanceof StreamResetError ? err : StreamResetError.uplinkLost(err?.message ?? "closed");
+    for (const stream of [...this.#streams.values()]) stream.fail(lost);
+    this.#streams.clear();
+    if (err) this.writer.abort(err);
+    this.#options.onClose?.(err);
+  }
+
+  /** @internal StreamOwner: a stream reached Closed or Reset. */
+  retire(stream: MuxStream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    if (stream.resetError) {
+      this.#recentResets.add(stream.id);
+      if (this.#recentResets.size > RECENT_RESETS) {
+        this.#recentResets.delete(this.#recentResets.values().next().value!);
+      }
+    }
+  }
+
+  #windows() {
+    return { local: this.#options.localWindow, peer: this.#options.peerWindow };
+  }
+
+  #dispatch(frame: Frame): void {
+    switch (frame.kind) {
+      case FrameKind.Hello:
+      case FrameKind.Welcome:
+        throw new ProtocolError("Unexpected handshake frame after handshake");
+      case FrameKind.RequestHead:
+        return this.#onRequestHead(frame);
+      case FrameKind.ResponseHead: {
+        if (this.#options.role !== "entry") throw new ProtocolError("Client received a response head");
+        const stream = this.#stream(frame, true);
+        if (!stream) return;
+        stream.receiveHead(decodeResponseHead(frame.payload));
+        if (frame.flags & Flag.EndStream) stream.receiveEnd();
+        return;
+      }
+      case FrameKind.Data: {
+        const stream = this.#stream(frame, true);
+        if (!stream) return;
+        stream.receiveData(frame.payload);
+        if (frame.flags & Flag.EndStream) stream.receiveEnd();
+        return;
+      }
+      case FrameKind.End:
+        return this.#stream(frame, true)?.receiveEnd();
+      case FrameKind.Reset: {
+        const stream = this.#stream(frame, false);
+        if (!stream) return;
+        const { code, message } = decodeReason(frame.payload);
+        stream.fail(new StreamResetError(code, message));
+        return;
+      }
+      case FrameKind.WindowUpdate:
+        return this.#stream(frame, false)?.receiveCredit(decodeCredit(frame.payload));
+      case FrameKind.Ping:
+        if (frame.flags & Flag.Ack) {
+          const key = frame.payload.join(",");
+          this.#pings.get(key)?.(0);
+          this.#pings.delete(key);
+        } else {
+          this.writer.send(encodeFrame(FrameKind.Ping, Flag.Ack, 0, frame.payload));
+        }
+        return;
+      case FrameKind.GoAway: {
+        const { code, message } = decodeReason(frame.payload);
+        this.goingAway = true;
+        this.#options.onGoAway?.(code, message);
+        return;
+      }
+    }
+  }
+
+  #onRequestHead(frame: Frame): void {
+    if (this.#options.role !== "client") throw new ProtocolError("Entry received a request head");
+    if (frame.streamId <= this.#highestId) {
+      throw new ProtocolError(`Stream id ${frame.streamId} reused or out of order`);
+    }
+    const head = decodeRequestHead(frame.payload);
+    this.#highestId = frame.streamId;
+    const stream = new MuxStream(frame.streamId, this, this.#windows());
+    this.#streams.set(frame.streamId, stream);
+    if (frame.flags & Flag.EndStream) stream.receiveEnd();
+    if (this.#options.onStream) {
+      this.#options.onStream(stream, head);
+    } else {
+      stream.reset(ResetCode.Cancel, "Not accepting streams");
+    }
+  }
+
+  /**
+   * Looks up a frame's stream. Frames for streams we reset lately, and
+   * credit or resets for streams already finished, are dropped; anything
+   * else for an unknown stream is a protocol error.
+   */
+  #stream(frame: Frame, carriesBody: boolean): MuxStream | undefined {
+    const stream = this.#streams.get(frame.streamId);
+    if (stream) return stream;
+    if (this.#recentResets.has(frame.streamId)) return undefined;
+    if (!carriesBody && frame.streamId <= this.#highestId) return undefined;
+    throw new ProtocolError(`Frame kind ${frame.kind} for unknown stream ${frame.streamId}`);
+  }
+}

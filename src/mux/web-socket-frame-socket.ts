@@ -1,0 +1,46 @@
+import type { FrameSocket } from "./frame-socket.ts";
+
+/** Options for {@linkcode WebSocketFrameSocket}. */
+export interface WebSocketFrameSocketOptions {
+  /** Buffered bytes above which the writer must wait. Default 4 MiB. */
+  highWater?: number;
+  /** Buffered bytes below which the writer may go on. Default 1 MiB. */
+  lowWater?: number;
+}
+
+/**
+ * A {@linkcode FrameSocket} over a standard `WebSocket`. Such sockets never
+ * drop a message but have no drain event, so {@linkcode drained} polls the
+ * live `bufferedAmount`; the gap between the two marks keeps polls rare.
+ */
+export class WebSocketFrameSocket implements FrameSocket {
+  #ws: WebSocket;
+  #high: number;
+  #low: number;
+
+  constructor(ws: WebSocket, options: WebSocketFrameSocketOptions = {}) {
+    this.#ws = ws;
+    this.#high = options.highWater ?? 4 * 1024 * 1024;
+    this.#low = options.lowWater ?? 1024 * 1024;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#ws.readyState !== 1) throw new Error("Uplink closed: cannot send");
+    this.#ws.send(frame);
+    return this.#ws.bufferedAmount < this.#high;
+  }
+
+  async drained(): Promise<void> {
+    while (this.#ws.readyState === 1 && this.#ws.bufferedAmount > this.#low) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.#ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { HeaderList } from "./head.ts";
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they never cross the tunnel. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "http2-settings",
+]);
+
+/**
+ * The end-to-end headers of a message as a list: hop-by-hop headers, any
+ * header named in `Connection`, and the names in `drop` (lowercase) are left
+ * out. Each `Set-Cookie` stays a separate entry.
+ */
+export function endToEndHeaders(headers: Headers, drop: readonly string[] = []): HeaderList {
+  const named = new Set(drop);
+  const connection = headers.get("connection");
+  if (connection) {
+    for (const token of connection.split(",")) named.add(token.trim().toLowerCase());
+  }
+  const list: HeaderList = [];
+  for (const [name, value] of headers) {
+    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith("proxy-")) continue;
+    if (name === "set-cookie") continue;
+    list.push([name, value]);
+  }
+  if (!named.has("set-cookie")) {
+    for (const cookie of headers.getSetCookie()) list.push(["set-cookie", cookie]);
+  }
+  return list;
+}
+
+/** Same rule over a header list (as read from a raw HTTP message). */
+export function endToEndList(headers: HeaderList, drop: readonly string[] = []): HeaderList {
+  const named = new Set(drop);
+  for (const [name, value] of headers) {
+    if (name.toLowerCase() === "connection") {
+      for (const token of value.split(",")) named.add(token.trim().toLowerCase());
+    }
+  }
+  return headers.filter(([name]) => {
+    const lower = name.toLowerCase();
+    return !HOP_BY_HOP.has(lower) && !named.has(lower) && !lower.startsWith("proxy-");
+  });
+}
