@@ -10,7 +10,7 @@ export interface FrameSocket {
    * {@linkcode FrameSocket.drained} before sending more. Throws if the socket
    * dropped the message or is closed.
    */
-  send(frame: Uint8Array): boolean;
+  send(frame: Uint8Array<ArrayBuffer>): boolean;
   /** Resolves once the socket's buffer is low again (or the socket closed). */
   drained(): Promise<void>;
   /** Closes the socket with a code and a short reason. */

@@ -14,13 +14,13 @@ export interface FrameWriterOptions {
  * `writer.ready`, never for their frame to be sent.
  */
 export class FrameWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array<ArrayBuffer>>;
   #failed: Error | undefined;
   #onError: (err: Error) => void;
 
   constructor(socket: FrameSocket, onError: (err: Error) => void, options: FrameWriterOptions = {}) {
     this.#onError = onError;
-    const stream = new WritableStream<Uint8Array>(
+    const stream = new WritableStream<Uint8Array<ArrayBuffer>>(
       {
         write(frame) {
           if (!socket.send(frame)) return socket.drained();
@@ -37,13 +37,13 @@ export class FrameWriter {
   }
 
   /** Queues a control frame (heads, credit, end, reset, ping) without waiting. */
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
   /** Queues a data frame once the queue is below its mark. */
-  async sendData(frame: Uint8Array): Promise<void> {
+  async sendData(frame: Uint8Array<ArrayBuffer>): Promise<void> {
     await this.#writer.ready;
     if (this.#failed) throw this.#failed;
     this.#writer.write(frame).catch((err) => this.#fail(err));

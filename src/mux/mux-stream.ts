@@ -2,6 +2,7 @@ import { Flag, FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/const
 import { encodeCredit, encodeFrame, encodeReason } from "../protocol/frame.ts";
 import { encodeHead, type RequestHead, type ResponseHead } from "../protocol/head.ts";
 import type { FrameWriter } from "./frame-writer.ts";
+import { ProtocolError } from "../protocol/protocol-error.ts";
 import { InboundBody } from "./inbound-body.ts";
 import { SendWindow } from "./send-window.ts";
 import { StreamResetError } from "./stream-reset-error.ts";
@@ -26,6 +27,7 @@ export class MuxStream {
   #window: SendWindow;
   #resetError: StreamResetError | undefined;
   #head: PromiseWithResolvers<ResponseHead> | undefined;
+  #headReceived = false;
   /** Called when the stream is reset from either side or its uplink is lost. */
   onReset: ((err: StreamResetError) => void) | undefined;
 
@@ -64,6 +66,7 @@ export class MuxStream {
 
   /** The response head (entry side): resolves when it arrives, rejects on reset. */
   get responseHead(): Promise<ResponseHead> {
+    if (!this.#head && this.#resetError) return Promise.reject(this.#resetError);
     this.#head ??= Promise.withResolvers<ResponseHead>();
     return this.#head.promise;
   }
@@ -140,16 +143,20 @@ export class MuxStream {
   // Called by the mux as frames arrive.
 
   /** @internal */ receiveHead(head: ResponseHead): void {
+    if (this.#headReceived) throw new ProtocolError(`Second response head on stream ${this.id}`);
+    this.#headReceived = true;
     this.#head ??= Promise.withResolvers<ResponseHead>();
     this.#head.resolve(head);
   }
 
-  /** @internal */ receiveData(payload: Uint8Array): void {
+  /** @internal */ receiveData(payload: Uint8Array, isEntry: boolean): void {
+    if (isEntry && !this.#headReceived) throw new ProtocolError(`Data before the response head on stream ${this.id}`);
     this.#apply("recv-data");
     this.#inbound.push(payload);
   }
 
-  /** @internal */ receiveEnd(): void {
+  /** @internal */ receiveEnd(isEntry = false): void {
+    if (isEntry && !this.#headReceived) throw new ProtocolError(`End before the response head on stream ${this.id}`);
     this.#apply("recv-end");
     this.#inbound.end();
   }

@@ -173,12 +173,12 @@ export class Mux implements StreamOwner {
       case FrameKind.Data: {
         const stream = this.#stream(frame, true);
         if (!stream) return;
-        stream.receiveData(frame.payload);
+        stream.receiveData(frame.payload, this.#options.role === "entry");
         if (frame.flags & Flag.EndStream) stream.receiveEnd();
         return;
       }
       case FrameKind.End:
-        return this.#stream(frame, true)?.receiveEnd();
+        return this.#stream(frame, true)?.receiveEnd(this.#options.role === "entry");
       case FrameKind.Reset: {
         const stream = this.#stream(frame, false);
         if (!stream) return;

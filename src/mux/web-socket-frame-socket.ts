@@ -24,7 +24,7 @@ export class WebSocketFrameSocket implements FrameSocket {
     this.#low = options.lowWater ?? 1024 * 1024;
   }
 
-  send(frame: Uint8Array): boolean {
+  send(frame: Uint8Array<ArrayBuffer>): boolean {
     if (this.#ws.readyState !== 1) throw new Error("Uplink closed: cannot send");
     this.#ws.send(frame);
     return this.#ws.bufferedAmount < this.#high;

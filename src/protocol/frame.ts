@@ -50,7 +50,7 @@ export function encodeFrame(
   flags: number,
   streamId: number,
   payload: Uint8Array = EMPTY,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   if (payload.byteLength > MAX_PAYLOAD_BYTES) {
     throw new RangeError(`Frame payload too large: ${payload.byteLength} bytes`);
   }
@@ -111,7 +111,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 }
 
 /** Payload of Reset and GoAway: u32 code then a UTF-8 message. */
-export function encodeReason(code: number, message: string): Uint8Array {
+export function encodeReason(code: number, message: string): Uint8Array<ArrayBuffer> {
   const text = new TextEncoder().encode(message.slice(0, 1024));
   const out = new Uint8Array(4 + text.byteLength);
   new DataView(out.buffer).setUint32(0, code);
@@ -129,7 +129,7 @@ export function decodeReason(payload: Uint8Array): { code: number; message: stri
 }
 
 /** Payload of a WindowUpdate: u32 credit. */
-export function encodeCredit(bytes: number): Uint8Array {
+export function encodeCredit(bytes: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, bytes);
   return out;

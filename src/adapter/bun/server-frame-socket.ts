@@ -19,7 +19,7 @@ export class BunServerFrameSocket implements FrameSocket {
     this.#ws = ws;
   }
 
-  send(frame: Uint8Array): boolean {
+  send(frame: Uint8Array<ArrayBuffer>): boolean {
     if (this.#closed) throw new Error("Uplink closed: cannot send");
     const status = this.#ws.send(frame);
     if (status === 0) throw new Error("Uplink dropped a frame: backpressure limit reached");

@@ -1,0 +1,95 @@
+import { describe, expect, test } from "bun:test";
+import type { FrameSocket } from "./frame-socket.ts";
+import { FrameWriter } from "./frame-writer.ts";
+
+/** A socket that models Bun's server socket: -1 under backpressure, drops past a limit. */
+class SlowSocket implements FrameSocket {
+  received: number[] = [];
+  buffered = 0;
+  dropped = 0;
+  maxBuffered = 0;
+  #drain: PromiseWithResolvers<void> | undefined;
+  constructor(readonly highWater: number, readonly limit: number, readonly bytesPerTick: number) {
+    const timer = setInterval(() => {
+      this.buffered = Math.max(0, this.buffered - this.bytesPerTick);
+      if (this.buffered < this.highWater) {
+        this.#drain?.resolve();
+        this.#drain = undefined;
+      }
+    }, 1);
+    (timer as { unref?: () => void }).unref?.();
+  }
+  send(frame: Uint8Array<ArrayBuffer>): boolean {
+    if (this.buffered + frame.byteLength > this.limit) {
+      this.dropped++;
+      throw new Error("dropped");
+    }
+    this.buffered += frame.byteLength;
+    this.maxBuffered = Math.max(this.maxBuffered, this.buffered);
+    this.received.push(new DataView(frame.buffer, frame.byteOffset).getUint32(0));
+    return this.buffered < this.highWater;
+  }
+  drained(): Promise<void> {
+    if (this.buffered < this.highWater) return Promise.resolve();
+    this.#drain ??= Promise.withResolvers<void>();
+    return this.#drain.promise;
+  }
+  close(): void {}
+}
+
+const numbered = (n: number, size = 4) => {
+  const bytes = new Uint8Array(size);
+  new DataView(bytes.buffer).setUint32(0, n);
+  return bytes;
+};
+
+describe("FrameWriter()", () => {
+  test("keeps FIFO order with 1000 concurrent producers", async () => {
+    const socket = new SlowSocket(1 << 30, 1 << 30, 1 << 30);
+    const writer = new FrameWriter(socket, (err) => { throw err; });
+    await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
+      for (let j = 0; j < 10; j++) {
+        if (j % 2) writer.send(numbered(i * 10 + j));
+        else await writer.sendData(numbered(i * 10 + j));
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(socket.received.length).toBe(10_000);
+    // Each producer's own frames arrive in the order it wrote them.
+    const last = new Map<number, number>();
+    for (const n of socket.received) {
+      const producer = Math.floor(n / 10);
+      expect(n).toBeGreaterThan(last.get(producer) ?? -1);
+      last.set(producer, n);
+    }
+  });
+
+  test("applies backpressure: a slow socket bounds the queue and loses no frame", async () => {
+    // 64 KiB frames into a socket draining 64 KiB per ms that drops past 4 MiB, like Bun's limit.
+    const socket = new SlowSocket(1 << 20, 4 << 20, 64 << 10);
+    const writer = new FrameWriter(socket, (err) => { throw err; }, { highWaterMark: 512 << 10 });
+    let maxQueued = 0;
+    const frames = 400; // 25 MiB through a 4 MiB limit
+    await Promise.all(Array.from({ length: 8 }, async (_, p) => {
+      for (let i = p; i < frames; i += 8) {
+        await writer.sendData(numbered(i, 64 << 10));
+        maxQueued = Math.max(maxQueued, writer.queuedBytes);
+      }
+    }));
+    while (socket.received.length < frames) await new Promise((r) => setTimeout(r, 2));
+    expect(socket.dropped).toBe(0);
+    expect(new Set(socket.received).size).toBe(frames);
+    expect(socket.maxBuffered).toBeLessThan(4 << 20);
+    // Each producer overshoots the mark by at most one frame.
+    expect(maxQueued).toBeLessThanOrEqual((512 << 10) + 8 * (64 << 10));
+  });
+
+  test("fails waiting producers once aborted", async () => {
+    const socket = new SlowSocket(1, 1 << 30, 0);
+    const writer = new FrameWriter(socket, () => {}, { highWaterMark: 4 });
+    await writer.sendData(numbered(1, 64));
+    const waiting = writer.sendData(numbered(2, 64));
+    writer.abort(new Error("gone"));
+    await expect(waiting).rejects.toThrow("gone");
+  });
+});

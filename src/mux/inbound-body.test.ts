@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { ProtocolError } from "../protocol/protocol-error.ts";
+import { InboundBody } from "./inbound-body.ts";
+
+const chunk = (n: number) => new Uint8Array(n);
+
+describe("InboundBody()", () => {
+  test("returns credit only as the reader consumes, once half the window is used", async () => {
+    const credits: number[] = [];
+    const body = new InboundBody({ window: 100, onCredit: (n) => credits.push(n), onCancel: () => {} });
+    body.push(chunk(40));
+    body.push(chunk(40));
+    expect(credits).toEqual([]);
+    expect(body.buffered).toBe(80);
+    const reader = body.readable.getReader();
+    expect((await reader.read()).value!.byteLength).toBe(40);
+    expect(credits).toEqual([]);
+    expect((await reader.read()).value!.byteLength).toBe(40);
+    expect(credits).toEqual([80]);
+    body.push(chunk(100)); // 20 left + 80 credited = 100 allowed
+    expect(() => body.push(chunk(1))).toThrow(ProtocolError);
+  });
+
+  test("a window overrun is a protocol error", () => {
+    const body = new InboundBody({ window: 10, onCredit: () => {}, onCancel: () => {} });
+    expect(() => body.push(chunk(11))).toThrow(ProtocolError);
+  });
+
+  test("end() closes after the queued chunks; error() fails the reader", async () => {
+    const body = new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => {} });
+    body.push(Uint8Array.of(1, 2));
+    body.end();
+    expect(new Uint8Array(await new Response(body.readable).arrayBuffer())).toEqual(Uint8Array.of(1, 2));
+
+    const broken = new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => {} });
+    broken.push(Uint8Array.of(1));
+    broken.error(new Error("reset"));
+    await expect(new Response(broken.readable).arrayBuffer()).rejects.toThrow("reset");
+  });
+
+  test("an ended body stays complete when the stream is reset later", async () => {
+    const body = new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => {} });
+    body.push(Uint8Array.of(7));
+    body.end();
+    body.error(new Error("late reset"));
+    expect(new Uint8Array(await new Response(body.readable).arrayBuffer())).toEqual(Uint8Array.of(7));
+  });
+
+  test("cancel by the reader is reported", async () => {
+    let cancelled = false;
+    const body = new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => (cancelled = true) });
+    await body.readable.cancel();
+    expect(cancelled).toBe(true);
+  });
+});

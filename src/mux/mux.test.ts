@@ -1,0 +1,156 @@
+import { describe, expect, test } from "bun:test";
+import { FrameKind, ResetCode } from "../protocol/constants.ts";
+import { encodeFrame } from "../protocol/frame.ts";
+import type { RequestHead } from "../protocol/head.ts";
+import { ProtocolError } from "../protocol/protocol-error.ts";
+import { memorySocketPair } from "./_memory-socket-pair.ts";
+import { Mux } from "./mux.ts";
+import type { MuxStream } from "./mux-stream.ts";
+import { StreamResetError } from "./stream-reset-error.ts";
+
+const WINDOW = 256 * 1024;
+
+function pair(onStream: (stream: MuxStream, head: RequestHead) => void) {
+  const [entrySocket, clientSocket] = memorySocketPair();
+  const closes: { entry?: Error; client?: Error } = {};
+  const entry = new Mux({
+    role: "entry", socket: entrySocket, localWindow: WINDOW, peerWindow: WINDOW,
+    onClose: (err) => (closes.entry = err),
+  });
+  const client = new Mux({
+    role: "client", socket: clientSocket, localWindow: WINDOW, peerWindow: WINDOW, onStream,
+    onClose: (err) => (closes.client = err),
+  });
+  entrySocket.onMessage = (b) => entry.receive(b);
+  clientSocket.onMessage = (b) => client.receive(b);
+  return { entry, client, entrySocket, clientSocket, closes };
+}
+
+function bytesStream(total: number, chunk = 100_000): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (sent >= total) return c.close();
+      const n = Math.min(chunk, total - sent);
+      c.enqueue(new Uint8Array(n).fill(sent % 251));
+      sent += n;
+    },
+  });
+}
+
+const head = (target = "/"): RequestHead => ({ method: "POST", target, headers: [["x-a", "1"]] });
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe("Mux()", () => {
+  test("carries a request and its response, bodies both ways", async () => {
+    const { entry } = pair(async (stream, h) => {
+      const body = new Uint8Array(await new Response(stream.body).arrayBuffer());
+      stream.sendHead(FrameKind.ResponseHead, { status: 201, headers: [["x-len", String(body.byteLength)], ["x-path", h.target]] }, false);
+      await stream.sendBody(new Response(body.reverse()).body!);
+    });
+    const stream = entry.open(head("/echo?x=1"), false);
+    stream.sendBody(new Response(Uint8Array.of(1, 2, 3)).body!);
+    const response = await stream.responseHead;
+    expect(response.status).toBe(201);
+    expect(response.headers).toEqual([["x-len", "3"], ["x-path", "/echo?x=1"]]);
+    expect([...new Uint8Array(await new Response(stream.body).arrayBuffer())]).toEqual([3, 2, 1]);
+    await tick();
+    expect(entry.activeStreams).toBe(0);
+  });
+
+  test("a reader that stops stalls only its own stream, within one window", async () => {
+    let slow: MuxStream | undefined;
+    const { entry, client } = pair((stream, h) => {
+      if (h.target === "/slow") {
+        slow = stream; // never reads its request body
+        return;
+      }
+      stream.sendHead(FrameKind.ResponseHead, { status: 200, headers: [] }, true);
+    });
+    const big = entry.open(head("/slow"), false);
+    big.sendBody(bytesStream(4 * 1024 * 1024));
+    await tick(30);
+    expect(big.stalls).toBeGreaterThan(0);
+    // The client holds at most one window of the stalled stream.
+    expect(client.activeStreams).toBe(1);
+    // Small requests still go through while the big one is stalled.
+    for (let i = 0; i < 20; i++) {
+      const small = entry.open(head("/small"), true);
+      expect((await small.responseHead).status).toBe(200);
+    }
+    // Once the reader reads, the rest flows.
+    const received = (await new Response(slow!.body).arrayBuffer()).byteLength;
+    expect(received).toBe(4 * 1024 * 1024);
+  });
+
+  test("data past the window is a protocol error that closes the uplink", async () => {
+    const { entry, clientSocket, closes } = pair(() => {});
+    entry.open(head(), false);
+    await tick();
+    // Forge 5 frames of 64 KiB: 320 KiB into a 256 KiB window.
+    for (let i = 0; i < 5; i++) {
+      entry.writer.send(encodeFrame(FrameKind.Data, 0, 1, new Uint8Array(64 * 1024)));
+    }
+    await tick(80);
+    expect(closes.client).toBeInstanceOf(ProtocolError);
+    expect(closes.client!.message).toContain("Window overrun");
+    expect(clientSocket.closed).toBe(true);
+  });
+
+  test("rejects garbage, data on unknown streams and a second hello", async () => {
+    for (const frame of [
+      Uint8Array.of(1, 2, 3),
+      encodeFrame(FrameKind.Data, 0, 99, Uint8Array.of(1)),
+      encodeFrame(FrameKind.Hello, 0, 0, new TextEncoder().encode("{}")),
+      encodeFrame(FrameKind.ResponseHead, 0, 1, new TextEncoder().encode("{}")),
+    ]) {
+      const { client, closes } = pair(() => {});
+      client.receive(frame);
+      expect(closes.client).toBeInstanceOf(ProtocolError);
+    }
+  });
+
+  test("late frames for a stream we reset are dropped, not errors", async () => {
+    const { entry, client, closes } = pair((stream) => {
+      stream.sendHead(FrameKind.ResponseHead, { status: 200, headers: [] }, false);
+      stream.sendBody(bytesStream(1024 * 1024));
+    });
+    const stream = entry.open(head(), true);
+    await stream.responseHead;
+    stream.reset(ResetCode.Cancel, "visitor left");
+    await tick(30);
+    expect(closes.entry).toBeUndefined();
+    expect(closes.client).toBeUndefined();
+    expect(client.activeStreams).toBe(0);
+    expect(entry.activeStreams).toBe(0);
+  });
+
+  test("a reset reaches the other side with its code", async () => {
+    let seen: StreamResetError | undefined;
+    const { entry } = pair((stream) => {
+      stream.onReset = (err) => (seen = err);
+    });
+    const stream = entry.open(head(), false);
+    await tick();
+    stream.reset(ResetCode.Timeout, "too slow");
+    await tick();
+    expect(seen?.code).toBe(ResetCode.Timeout);
+    expect(seen?.message).toBe("too slow");
+    await expect(stream.responseHead).rejects.toBeInstanceOf(StreamResetError);
+  });
+
+  test("closing the uplink ends every stream at once", async () => {
+    const { entry } = pair(() => {});
+    const streams = [entry.open(head(), true), entry.open(head(), true)];
+    entry.close(new Error("socket gone"));
+    for (const stream of streams) {
+      await expect(stream.responseHead).rejects.toThrow("Uplink lost: socket gone");
+    }
+    expect(() => entry.open(head(), true)).toThrow(StreamResetError);
+  });
+
+  test("answers pings", async () => {
+    const { entry } = pair(() => {});
+    expect(await entry.ping()).toBeGreaterThanOrEqual(0);
+  });
+});
