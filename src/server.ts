@@ -5,7 +5,7 @@
 import process from "node:process";
 import { ConfigError, entryConfig } from "./config.ts";
 import { createEntryApp } from "./entry/entry-app.ts";
-import type { EntryRuntime } from "./entry/entry-runtime.ts";
+import type { EntryRuntime, ServerHandle } from "./entry/entry-runtime.ts";
 import { SessionRegistry } from "./entry/session-registry.ts";
 import { createLogger } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
@@ -28,8 +28,8 @@ async function main(): Promise<void> {
   const log = createLogger();
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
-  const app = createEntryApp({ config, registry, log });
-  let server;
+  let server: ServerHandle | undefined;
+  const app = createEntryApp({ config, registry, log, listenPort: () => server?.port ?? config.port });
   try {
     server = await runtime.serve({ port: config.port, hostname: config.hostname, fetch: app.fetch });
   } catch (err) {

@@ -12,6 +12,8 @@ export interface EntryAppDeps {
   config: EntryConfig;
   registry: SessionRegistry;
   log: Logger;
+  /** The port actually listened on (known once serving; differs from config with port 0). */
+  listenPort: () => number;
 }
 
 /**
@@ -32,8 +34,11 @@ export function sessionFromHost(host: string | null, domain: string): string | u
 /** Builds the entry's Hono app: data plane by Host, control plane otherwise. */
 export function createEntryApp(deps: EntryAppDeps): Hono<{ Bindings: EntryBindings }> {
   const { config, registry, log } = deps;
-  const portSuffix = config.port === 80 || config.port === 443 ? "" : `:${config.port}`;
-  const publicUrl = (session: string) => `${config.publicScheme}://${session}.${config.domain}${portSuffix}`;
+  const publicUrl = (session: string) => {
+    const port = deps.listenPort();
+    const portSuffix = port === 80 || port === 443 ? "" : `:${port}`;
+    return `${config.publicScheme}://${session}.${config.domain}${portSuffix}`;
+  };
   const app = new Hono<{ Bindings: EntryBindings }>();
 
   // Data plane first: a session Host never reaches the control-plane routes.
