@@ -6,7 +6,7 @@
 import process from "node:process";
 import { startAgent } from "./client/agent.ts";
 import type { ClientRuntime } from "./client/client-runtime.ts";
-import { ConfigError, clientConfig } from "./config.ts";
+import { clientConfig, readConfigOrExit } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
 
@@ -17,14 +17,7 @@ async function loadRuntime(): Promise<ClientRuntime> {
 }
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = clientConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    process.exit(err.message.startsWith("Usage:") ? 0 : 2);
-  }
+  const config = readConfigOrExit(() => clientConfig(process.argv.slice(2), process.env));
   const log = createLogger();
   const runtime = await loadRuntime();
   const agent = startAgent(config, runtime, log, {

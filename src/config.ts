@@ -1,3 +1,4 @@
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "./protocol/constants.ts";
 
@@ -43,6 +44,20 @@ export interface ClientConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * Reads settings with `read`; on a ConfigError prints its message (no stack)
+ * and exits: 0 for `--help`, 2 for a bad setting.
+ */
+export function readConfigOrExit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(err.message.startsWith("Usage:") ? 0 : 2);
+  }
+}
 
 function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>) {
   try {

@@ -3,7 +3,7 @@
  * Settings come from flags and environment (see `config.ts`).
  */
 import process from "node:process";
-import { ConfigError, entryConfig } from "./config.ts";
+import { entryConfig, readConfigOrExit } from "./config.ts";
 import { createEntryApp } from "./entry/entry-app.ts";
 import type { EntryRuntime, ServerHandle } from "./entry/entry-runtime.ts";
 import { SessionRegistry } from "./entry/session-registry.ts";
@@ -17,21 +17,14 @@ async function loadRuntime(): Promise<EntryRuntime> {
 }
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = entryConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    process.exit(err.message.startsWith("Usage:") ? 0 : 2);
-  }
+  const config = readConfigOrExit(() => entryConfig(process.argv.slice(2), process.env));
   const log = createLogger();
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
   let server: ServerHandle | undefined;
-  const app = createEntryApp({ config, registry, log, listenPort: () => server?.port ?? config.port });
+  const entry = createEntryApp({ config, registry, log, listenPort: () => server?.port ?? config.port });
   try {
-    server = await runtime.serve({ port: config.port, hostname: config.hostname, fetch: app.fetch });
+    server = await runtime.serve({ port: config.port, hostname: config.hostname, fetch: entry.fetch });
   } catch (err) {
     log.error("cannot listen", { address: `${config.hostname}:${config.port}`, error: (err as Error).message });
     process.exit(1);

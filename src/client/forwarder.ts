@@ -1,6 +1,6 @@
-import { FrameKind, ResetCode } from "../protocol/constants.ts";
+import { FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
 import { endToEndList } from "../protocol/end-to-end-headers.ts";
-import type { RequestHead } from "../protocol/head.ts";
+import type { HeaderList, RequestHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
@@ -17,6 +17,17 @@ export interface ForwarderDeps {
   target: URL;
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
   limiter: ConcurrencyLimiter;
+}
+
+/** The Content-Length of a response small enough to send as one frame. */
+function smallLength(headers: HeaderList): number | undefined {
+  for (const [name, value] of headers) {
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      const n = Number(value);
+      return Number.isInteger(n) && n >= 0 && n <= MAX_PAYLOAD_BYTES ? n : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The target URL for a request's path and query, under the target's base path. */
@@ -58,7 +69,22 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       return;
     }
     const bodyless = head.method === "HEAD" || NO_BODY_STATUS.has(response.status) || response.body === null;
-    stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers: endToEndList(response.headers) }, bodyless);
+    const headers = endToEndList(response.headers);
+    const length = bodyless ? undefined : smallLength(headers);
+    if (length !== undefined) {
+      // A small body of known length: read it whole and send it as one frame.
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = new Uint8Array(await new Response(response.body).arrayBuffer());
+      } catch (err) {
+        if (!abort.signal.aborted) stream.reset(ResetCode.TargetError, `Body failed: ${(err as Error).message}`);
+        return;
+      }
+      stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bytes.byteLength === 0);
+      if (bytes.byteLength > 0) await stream.sendWhole(bytes);
+      return;
+    }
+    stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bodyless);
     if (bodyless) {
       response.body?.cancel().catch(() => {});
       return;

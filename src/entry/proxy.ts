@@ -1,10 +1,14 @@
-import { ResetCode } from "../protocol/constants.ts";
+import { MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
 import { endToEndHeaders } from "../protocol/end-to-end-headers.ts";
 import type { RequestHead, ResponseHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config.ts";
+import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { SessionRegistry } from "./session-registry.ts";
+
+/** Bodies up to this size with a known length are collected before answering. */
+const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
 
 /** Statuses whose responses never carry a body. */
 const NO_BODY_STATUS = new Set([204, 205, 304]);
@@ -35,21 +39,6 @@ export function requestHead(request: Request, remoteAddress: string, scheme: str
   return { method: request.method, target: originForm(request.url), headers };
 }
 
-/** Waits for the response head, the timeout, or the visitor leaving. */
-function awaitHead(stream: MuxStream, timeoutMs: number, signal: AbortSignal): Promise<ResponseHead> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.reset(ResetCode.Timeout, `No response head within ${timeoutMs} ms`);
-    }, timeoutMs);
-    const onAbort = () => stream.reset(ResetCode.Cancel, "Visitor disconnected");
-    signal.addEventListener("abort", onAbort, { once: true });
-    stream.responseHead.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    });
-  });
-}
-
 /** Maps a stream that ended before its head to the visitor's answer. */
 function failureResponse(err: unknown, session: string): Response {
   if (err instanceof StreamResetError) {
@@ -71,6 +60,7 @@ function failureResponse(err: unknown, session: string): Response {
 export interface ProxyDeps {
   config: EntryConfig;
   registry: SessionRegistry;
+  deadlines: HeadDeadlines;
 }
 
 /** Forwards one visitor request through the session's uplink and streams the answer back. */
@@ -95,12 +85,15 @@ export async function proxyRequest(
     return failureResponse(err, session);
   }
   if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel);
+  const waiting = deps.deadlines.track(stream, request.signal);
 
   let head: ResponseHead;
   try {
-    head = await awaitHead(stream, deps.config.requestTimeoutMs, request.signal);
+    head = await stream.responseHead;
   } catch (err) {
     return failureResponse(err, session);
+  } finally {
+    waiting.settle();
   }
 
   const headers = new Headers();
@@ -109,6 +102,21 @@ export async function proxyRequest(
   if (bodyless) {
     stream.body.cancel().catch(() => {});
     return new Response(null, { status: head.status, headers });
+  }
+  const length = Number(headers.get("content-length") ?? NaN);
+  if (length >= 0 && length <= SMALL_BODY_BYTES) {
+    // Small bodies of known length are answered whole: Bun keeps Content-Length
+    // only for such bodies, and a body cut short becomes a 502, not a short 200.
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await stream.readAll() as Uint8Array<ArrayBuffer>;
+    } catch (err) {
+      return failureResponse(err, session);
+    }
+    if (bytes.byteLength !== length) {
+      return errorResponse(502, `Bad gateway: session "${session}" sent ${bytes.byteLength} of ${length} body bytes`);
+    }
+    return new Response(bytes, { status: head.status, headers });
   }
   return new Response(stream.body, { status: head.status, headers });
 }

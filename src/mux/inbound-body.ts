@@ -12,44 +12,111 @@ export interface InboundBodyOptions {
 
 /**
  * The receiving half of a stream: DATA payloads queue here until the reader
- * pulls them, and credit goes back to the sender only as the reader consumes
+ * takes them, and credit goes back to the sender only as the reader consumes
  * (once half the window is used, yamux style). The queue never holds more
  * than the window: a peer that overruns it is a protocol error.
+ *
+ * Read it either as a `ReadableStream` ({@linkcode readable}, made on first
+ * use) or whole ({@linkcode readAll}, which skips stream machinery for the
+ * many small bodies).
  */
 export class InboundBody {
-  readonly readable: ReadableStream<Uint8Array>;
   #queue: Uint8Array[] = [];
   #remaining: number;
   #consumed = 0;
   #window: number;
   #ended = false;
   #error: unknown = undefined;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #pulling = false;
   #done = false;
   #options: InboundBodyOptions;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  /** Wakes the current reader (stream pull or readAll) when something arrives. */
+  #wake: (() => void) | undefined;
 
   constructor(options: InboundBodyOptions) {
     this.#options = options;
     this.#window = options.window;
     this.#remaining = options.window;
-    this.readable = new ReadableStream<Uint8Array>(
+  }
+
+  /** The body as a stream; pulling it is what returns credit. */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>(
       {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        pull: () => {
-          this.#pulling = true;
-          this.#deliver();
+        pull: (controller) => {
+          const step = () => {
+            if (this.#done) return true;
+            if (this.#error !== undefined) {
+              this.#done = true;
+              controller.error(this.#error);
+              return true;
+            }
+            const chunk = this.#take();
+            if (chunk) {
+              controller.enqueue(chunk);
+              return true;
+            }
+            if (this.#ended) {
+              this.#done = true;
+              controller.close();
+              return true;
+            }
+            return false;
+          };
+          if (step()) return;
+          return new Promise<void>((resolve) => {
+            this.#wake = () => {
+              if (step()) {
+                this.#wake = undefined;
+                resolve();
+              }
+            };
+          });
         },
         cancel: (reason) => {
           this.#done = true;
           this.#queue = [];
-          options.onCancel(reason);
+          this.#options.onCancel(reason);
         },
       },
       { highWaterMark: 0 },
     );
+    return this.#readable;
+  }
+
+  /** Reads the whole body into one buffer (for bodies known to be small). */
+  readAll(): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      const step = () => {
+        if (this.#error !== undefined) {
+          this.#done = true;
+          reject(this.#error);
+          return true;
+        }
+        for (let chunk = this.#take(); chunk; chunk = this.#take()) {
+          parts.push(chunk);
+          total += chunk.byteLength;
+        }
+        if (!this.#ended) return false;
+        this.#done = true;
+        if (parts.length === 1) return resolve(parts[0]), true;
+        const all = new Uint8Array(total);
+        let offset = 0;
+        for (const part of parts) {
+          all.set(part, offset);
+          offset += part.byteLength;
+        }
+        resolve(all);
+        return true;
+      };
+      if (!step()) {
+        this.#wake = () => {
+          if (step()) this.#wake = undefined;
+        };
+      }
+    });
   }
 
   /** Bytes received and not yet handed to the reader. */
@@ -65,15 +132,15 @@ export class InboundBody {
       );
     }
     this.#remaining -= chunk.byteLength;
-    if (this.#done) return;
-    if (chunk.byteLength > 0) this.#queue.push(chunk);
-    this.#deliver();
+    if (this.#done || chunk.byteLength === 0) return;
+    this.#queue.push(chunk);
+    this.#wake?.();
   }
 
   /** The sender finished the body. */
   end(): void {
     this.#ended = true;
-    this.#deliver();
+    this.#wake?.();
   }
 
   /**
@@ -84,35 +151,20 @@ export class InboundBody {
     if (this.#done || this.#ended) return;
     this.#error = reason ?? new Error("Stream reset");
     this.#queue = [];
-    this.#deliver();
+    this.#wake?.();
   }
 
-  #deliver(): void {
-    if (this.#done) return;
-    if (this.#error !== undefined) {
-      this.#done = true;
-      this.#controller.error(this.#error);
-      return;
-    }
-    if (this.#pulling && this.#queue.length > 0) {
-      this.#pulling = false;
-      const chunk = this.#queue.shift()!;
-      this.#controller.enqueue(chunk);
-      this.#credit(chunk.byteLength);
-    }
-    if (this.#ended && this.#queue.length === 0) {
-      this.#done = true;
-      this.#controller.close();
-    }
-  }
-
-  #credit(bytes: number): void {
-    this.#consumed += bytes;
+  /** Hands the next chunk to the reader and returns credit as due. */
+  #take(): Uint8Array | undefined {
+    const chunk = this.#queue.shift();
+    if (!chunk) return undefined;
+    this.#consumed += chunk.byteLength;
     if (!this.#ended && this.#consumed >= this.#window / 2) {
       const credit = this.#consumed;
       this.#consumed = 0;
       this.#remaining += credit;
       this.#options.onCredit(credit);
     }
+    return chunk;
   }
 }

@@ -54,6 +54,11 @@ export class MuxStream {
     return this.#inbound.readable;
   }
 
+  /** Reads the whole inbound body (for bodies known to be small). */
+  readAll(): Promise<Uint8Array> {
+    return this.#inbound.readAll();
+  }
+
   /** Times this stream's sender waited for window credit. */
   get stalls(): number {
     return this.#window.stalls;
@@ -76,6 +81,22 @@ export class MuxStream {
     const flags = endStream ? Flag.EndStream : 0;
     this.#owner.writer.send(encodeFrame(kind, flags, this.id, encodeHead(head)));
     if (endStream) this.#apply("send-end");
+  }
+
+  /**
+   * Sends a whole small body in one DATA frame flagged EndStream, when it fits
+   * one frame and the window allows; otherwise streams it. One frame instead
+   * of two is what keeps small responses cheap.
+   */
+  sendWhole(bytes: Uint8Array<ArrayBuffer>): Promise<void> | void {
+    if (this.#resetError) return;
+    if (bytes.byteLength <= MAX_PAYLOAD_BYTES && bytes.byteLength <= this.#window.available) {
+      this.#window.takeNow(bytes.byteLength);
+      this.#owner.writer.send(encodeFrame(FrameKind.Data, Flag.EndStream, this.id, bytes));
+      this.#apply("send-end");
+      return;
+    }
+    return this.sendBody(new Response(bytes).body!);
   }
 
   /**

@@ -32,6 +32,12 @@ export class SendWindow {
     return n;
   }
 
+  /** Takes `n` bytes that the caller checked are available. */
+  takeNow(n: number): void {
+    if (n > this.#available) throw new RangeError(`Window has ${this.#available} bytes, not ${n}`);
+    this.#available -= n;
+  }
+
   /** Adds credit from a WindowUpdate. */
   grant(bytes: number): void {
     this.#available += bytes;

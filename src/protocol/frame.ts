@@ -106,7 +106,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     kind: kind as FrameKind,
     flags,
     streamId,
-    payload: bytes.subarray(HEADER_BYTES),
+    // A plain view constructor: much cheaper than subarray() on hot paths.
+    payload: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, payloadBytes),
   };
 }
 

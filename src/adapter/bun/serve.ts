@@ -38,7 +38,9 @@ export const bunEntryRuntime: EntryRuntime = {
         idleTimeout: 120,
         perMessageDeflate: false,
         open(ws) {
-          ws.data.socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>);
+          ws.data.socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>, (err) => {
+            console.error(`Uplink failed: ${err.message}`);
+          });
           ws.data.events.onOpen(ws.data.socket);
         },
         message(ws, message) {
