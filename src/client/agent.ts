@@ -26,6 +26,7 @@ export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Lo
     target: config.target,
     fetchTarget: runtime.createTargetFetch(config.maxConnections),
     limiter: new ConcurrencyLimiter(config.maxConnections),
+    openWebSocket: (url: string) => runtime.openWebSocket(url),
   };
   let stopped = false;
   let announced = false;

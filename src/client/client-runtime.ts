@@ -16,9 +16,26 @@ export interface TargetResponse {
   body: ReadableStream<Uint8Array> | null;
 }
 
+/**
+ * The part of the standard `WebSocket` an uplink uses. Bun's built-in client
+ * is one; on Deno the adapter supplies its own (see adapter/deno).
+ */
+export interface UplinkWebSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: Uint8Array<ArrayBuffer>): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+}
+
 /** What each runtime adapter provides to the client main. */
 export interface ClientRuntime {
   name: string;
+  /** Opens the uplink WebSocket to `url` (ws: or wss:). */
+  openWebSocket(url: string): UplinkWebSocket;
   /**
    * Sends one request to the target: no redirects followed, no
    * decompression, at most `maxConnections` connections to the target.

@@ -5,6 +5,7 @@ import { ProtocolError } from "../protocol/protocol-error.ts";
 import { Mux } from "../mux/mux.ts";
 import { WebSocketFrameSocket } from "../mux/web-socket-frame-socket.ts";
 import type { ClientConfig } from "../config.ts";
+import type { UplinkWebSocket } from "./client-runtime.ts";
 import { forward, type ForwarderDeps } from "./forwarder.ts";
 
 /** How an uplink ended. */
@@ -33,11 +34,11 @@ export function connectUrl(server: URL): string {
  */
 export function runUplink(
   config: ClientConfig,
-  deps: ForwarderDeps,
+  deps: ForwarderDeps & { openWebSocket: (url: string) => UplinkWebSocket },
   onWelcome: (welcome: Welcome) => void,
 ): Promise<UplinkEnd> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(connectUrl(config.server));
+    const ws = deps.openWebSocket(connectUrl(config.server));
     ws.binaryType = "arraybuffer";
     let mux: Mux | undefined;
     let welcomed = false;
@@ -63,7 +64,7 @@ export function runUplink(
         window: config.windowBytes,
       })));
     };
-    ws.onmessage = (event: MessageEvent) => {
+    ws.onmessage = (event) => {
       if (typeof event.data === "string") {
         finish(CloseCode.BadFrame, "Text message on an uplink");
         return;
@@ -103,6 +104,6 @@ export function runUplink(
         finish(CloseCode.BadFrame, (err as Error).message);
       }
     };
-    ws.onclose = (event: CloseEvent) => finish(event.code, event.reason);
+    ws.onclose = (event) => finish(event.code, event.reason);
   });
 }

@@ -1,4 +1,4 @@
-import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
+import type { ClientRuntime, TargetRequest, TargetResponse, UplinkWebSocket } from "../../client/client-runtime.ts";
 import type { HeaderList } from "../../protocol/head.ts";
 
 function headerList(headers: Headers): HeaderList {
@@ -16,6 +16,8 @@ function headerList(headers: Headers): HeaderList {
  */
 export const bunClientRuntime: ClientRuntime = {
   name: "bun",
+  // Bun's client WebSocket sets TCP_NODELAY and never drops a message.
+  openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
   createTargetFetch() {
     return async (request: TargetRequest): Promise<TargetResponse> => {
       const init = {

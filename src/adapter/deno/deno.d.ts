@@ -17,3 +17,15 @@ export interface DenoGlobal {
   ): DenoHttpServer;
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
 }
+
+export interface DenoConn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  setNoDelay(noDelay?: boolean): void;
+  close(): void;
+}
+
+export interface DenoNet {
+  connect(options: { hostname: string; port: number }): Promise<DenoConn>;
+  connectTls(options: { hostname: string; port: number }): Promise<DenoConn>;
+}

@@ -3,6 +3,7 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
 import type { HeaderList } from "../../protocol/head.ts";
+import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 
 /** Pairs from Node's flat rawHeaders list, names as the target wrote them. */
 function pairs(raw: string[]): HeaderList {
@@ -41,6 +42,7 @@ async function pump(body: ReadableStream<Uint8Array>, request: http.ClientReques
  */
 export const denoClientRuntime: ClientRuntime = {
   name: "deno",
+  openWebSocket: (url) => new NoDelayWebSocket(url),
   createTargetFetch(maxConnections: number) {
     const agents = {
       "http:": new http.Agent({ keepAlive: true, maxSockets: maxConnections }),
