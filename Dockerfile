@@ -1,0 +1,18 @@
+# tunnel2 entry on Bun. Build: docker build -t tunnel2 .  Run: docker run -p 8080:8080 -e TUNNEL_DOMAIN=... tunnel2
+FROM oven/bun:1.4.5-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Only the runtime dependency (hono); the bun/deno npm packages are for development.
+RUN bun install --production --ignore-scripts
+
+FROM oven/bun:1.4.5-slim
+WORKDIR /app
+ENV NODE_ENV=production PORT=8080 HOSTNAME=0.0.0.0
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY src ./src
+EXPOSE 8080
+USER bun
+HEALTHCHECK --interval=10s --timeout=3s CMD bun -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Bun forwards SIGTERM to the entry, which stops and exits.
+CMD ["bun", "run", "src/server.ts"]
