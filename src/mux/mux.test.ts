@@ -97,7 +97,7 @@ describe("Mux()", () => {
     expect(clientSocket.closed).toBe(true);
   });
 
-  test("rejects garbage, data on unknown streams and a second hello", async () => {
+  test("rejects garbage, data on unknown streams and a second hello", () => {
     for (const frame of [
       Uint8Array.of(1, 2, 3),
       encodeFrame(FrameKind.Data, 0, 99, Uint8Array.of(1)),
