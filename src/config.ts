@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import process from "node:process";
+import { parseTiers, type Tier, type TierConfig } from "./entry/rate-limits.ts";
 import { parseArgs } from "node:util";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "./protocol/constants.ts";
 
@@ -23,6 +25,16 @@ export interface EntryConfig {
   windowBytes: number;
   /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default http. */
   publicScheme: "http" | "https";
+  /** HMAC key session tokens derive from; undefined = open development mode. Env TUNNEL_SECRET. */
+  secret: string | undefined;
+  /** Request bodies above it get 413; undefined = unlimited. Env MAX_BODY_BYTES. */
+  maxBodyBytes: number | undefined;
+  /** On SIGTERM/SIGINT, how long in-flight requests may take. Env DRAIN_TIMEOUT_MS, default 25000. */
+  drainTimeoutMs: number;
+  /** Default per-session rate (requests/s) and burst; undefined = off. Env RATE_LIMIT_RPS, RATE_LIMIT_BURST. */
+  rateLimit: Tier | undefined;
+  /** Named tiers and their sessions. Env TUNNEL_TIERS: JSON, or a JSON file's path. */
+  tiers: TierConfig | undefined;
 }
 
 /** Client agent settings. */
@@ -97,7 +109,13 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head, then 504 (30000)
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
-  --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)`;
+  --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)
+  --secret KEY               TUNNEL_SECRET            HMAC key for session tokens (unset: open mode; prefer the env)
+  --max-body-bytes N         MAX_BODY_BYTES           request bodies above it get 413 (unlimited)
+  --drain-timeout-ms N       DRAIN_TIMEOUT_MS         on SIGTERM, time in-flight requests get (25000)
+  --rate-limit-rps N         RATE_LIMIT_RPS           per-session requests/s, then 429 (off)
+  --rate-limit-burst N       RATE_LIMIT_BURST         per-session burst (= rps)
+  --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)`;
 
 /** Reads entry settings from flags and environment, validating each. */
 export function entryConfig(args: string[], env: Env): EntryConfig {
@@ -109,6 +127,12 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "max-streams-per-session": { type: "string" },
     "window-bytes": { type: "string" },
     "public-scheme": { type: "string" },
+    secret: { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "drain-timeout-ms": { type: "string" },
+    "rate-limit-rps": { type: "string" },
+    "rate-limit-burst": { type: "string" },
+    tiers: { type: "string" },
   });
   if (f.help) throw new ConfigError(ENTRY_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -132,7 +156,44 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     ),
     windowBytes: integer("TUNNEL_WINDOW_BYTES", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     publicScheme: scheme,
+    secret: str("secret", "TUNNEL_SECRET") || undefined,
+    maxBodyBytes: optionalInteger("MAX_BODY_BYTES", str("max-body-bytes", "MAX_BODY_BYTES"), 0, Number.MAX_SAFE_INTEGER),
+    drainTimeoutMs: integer("DRAIN_TIMEOUT_MS", str("drain-timeout-ms", "DRAIN_TIMEOUT_MS"), 25_000, 0, 3_600_000),
+    rateLimit: rateLimit(str("rate-limit-rps", "RATE_LIMIT_RPS"), str("rate-limit-burst", "RATE_LIMIT_BURST")),
+    tiers: tierConfig(str("tiers", "TUNNEL_TIERS")),
   };
+}
+
+function optionalInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  return raw === undefined || raw === "" ? undefined : integer(name, raw, 0, min, max);
+}
+
+function rateLimit(rpsRaw: string | undefined, burstRaw: string | undefined): Tier | undefined {
+  if (rpsRaw === undefined || rpsRaw === "") {
+    if (burstRaw) throw new ConfigError("RATE_LIMIT_BURST needs RATE_LIMIT_RPS");
+    return undefined;
+  }
+  const rps = Number(rpsRaw);
+  if (!(rps > 0) || !Number.isFinite(rps)) throw new ConfigError(`Invalid RATE_LIMIT_RPS: ${JSON.stringify(rpsRaw)} (expected a positive number)`);
+  const burst = integer("RATE_LIMIT_BURST", burstRaw, Math.max(1, Math.ceil(rps)), 1, 1_000_000_000);
+  return { rps, burst };
+}
+
+function tierConfig(raw: string | undefined): TierConfig | undefined {
+  if (!raw) return undefined;
+  let text = raw;
+  if (!raw.trimStart().startsWith("{")) {
+    try {
+      text = readFileSync(raw, "utf8");
+    } catch (err) {
+      throw new ConfigError(`Cannot read TUNNEL_TIERS file ${JSON.stringify(raw)}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return parseTiers(text);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME --token TOKEN --to URL [options]

@@ -6,6 +6,7 @@ import process from "node:process";
 import { entryConfig, readConfigOrExit } from "./config.ts";
 import { createEntryApp } from "./entry/entry-app.ts";
 import type { EntryRuntime, ServerHandle } from "./entry/entry-runtime.ts";
+import { drainEntry } from "./entry/drain.ts";
 import { SessionRegistry } from "./entry/session-registry.ts";
 import { createLogger } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
@@ -21,8 +22,9 @@ async function main(): Promise<void> {
   const log = createLogger();
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
+  const state = { draining: false };
   let server: ServerHandle | undefined;
-  const entry = createEntryApp({ config, registry, log, listenPort: () => server?.port ?? config.port });
+  const entry = createEntryApp({ config, registry, log, state, listenPort: () => server?.port ?? config.port });
   try {
     server = await runtime.serve({ port: config.port, hostname: config.hostname, fetch: entry.fetch });
   } catch (err) {
@@ -34,11 +36,26 @@ async function main(): Promise<void> {
     address: `http://${config.hostname}:${server.port}`,
     sessions: `http://<session>.${config.domain}:${server.port}`,
   });
-  log.warn("open development mode: any client may claim any session (token auth is not enabled)");
-  const stop = (signal: string) => {
-    log.info("entry stopping", { signal });
-    server.stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref?.();
+  if (config.secret) {
+    log.info("token auth on: clients need HMAC-SHA256(TUNNEL_SECRET, session) as their token");
+  } else {
+    log.warn("OPEN DEVELOPMENT MODE: TUNNEL_SECRET is not set, so any client may claim any session with any token");
+  }
+  const running = server;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn("second signal: exiting now", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info("entry stopping", { signal, drainTimeoutMs: config.drainTimeoutMs });
+    await drainEntry({ registry, state, log, timeoutMs: config.drainTimeoutMs });
+    entry.close();
+    // Let responses already handed to the server finish writing, within bounds.
+    await Promise.race([running.stop(), new Promise((r) => setTimeout(r, 2000))]);
+    log.info("entry stopped");
+    process.exit(0);
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -49,9 +49,14 @@ export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Lo
         events.onRefused(end.reason || "session refused");
         return;
       }
-      if (end.welcomed && Date.now() - started > HEALTHY_AFTER_MS) attempt = 0;
+      if (end.goAway || (end.welcomed && Date.now() - started > HEALTHY_AFTER_MS)) attempt = 0;
       const delay = backoffDelay(attempt++);
-      log.warn(end.welcomed ? "uplink lost, reconnecting" : "cannot connect to the entry, retrying", {
+      const what = end.goAway
+        ? "entry going away, opening a new uplink"
+        : end.welcomed
+        ? "uplink lost, reconnecting"
+        : "cannot connect to the entry, retrying";
+      log.warn(what, {
         uplink: index + 1,
         server: connectUrl(config.server),
         code: end.code,

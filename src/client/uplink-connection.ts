@@ -1,4 +1,4 @@
-import { CloseCode, CONNECT_PATH, FrameKind } from "../protocol/constants.ts";
+import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode } from "../protocol/constants.ts";
 import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
 import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
@@ -14,6 +14,11 @@ export interface UplinkEnd {
   reason: string;
   /** Whether the entry welcomed it (it served for a while). */
   welcomed: boolean;
+  /**
+   * The entry sent GoAway: it takes no new streams here, but this uplink
+   * stays open until the streams it carries finish. Time to open another.
+   */
+  goAway?: boolean;
 }
 
 /** Ping interval, and how long without any frame means the uplink is dead. */
@@ -57,6 +62,20 @@ export function runUplink(
       resolve({ code, reason, welcomed });
     };
 
+    // On GoAway: report at once (so a new uplink is opened), finish the
+    // streams in flight, then close.
+    const goAway = (code: number, message: string) => {
+      // A protocol-error GoAway is followed by the close itself.
+      if (code === GoAwayCode.ProtocolError) return;
+      resolve({ code: 1001, reason: `GoAway ${code}: ${message}`, welcomed, goAway: true });
+      const waitIdle = setInterval(() => {
+        if (ended || mux!.activeStreams === 0) {
+          clearInterval(waitIdle);
+          finish(1000, "Entry asked to go away");
+        }
+      }, 50);
+    };
+
     ws.onopen = () => {
       ws.send(encodeFrame(FrameKind.Hello, 0, 0, encodeJson({
         session: config.session,
@@ -91,6 +110,7 @@ export function runUplink(
           onClose: (err) => {
             if (err instanceof ProtocolError) finish(CloseCode.BadFrame, `Protocol error: ${err.message}`);
           },
+          onGoAway: goAway,
         });
         pinger = setInterval(() => {
           if (Date.now() - mux!.lastSeen > DEAD_AFTER_MS) {

@@ -4,7 +4,9 @@ import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
-import { errorResponse, proxyRequest } from "./proxy.ts";
+import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
+import { RateLimits } from "./rate-limits.ts";
+import { SessionTokenVerifier } from "./session-token.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import { Uplink } from "./uplink.ts";
 
@@ -15,6 +17,8 @@ export interface EntryAppDeps {
   log: Logger;
   /** The port actually listened on (known once serving; differs from config with port 0). */
   listenPort: () => number;
+  /** Entry-wide state: draining. */
+  state: EntryState;
 }
 
 /**
@@ -36,7 +40,12 @@ export function sessionFromHost(host: string | null, domain: string): string | u
 export interface EntryHandler {
   app: Hono<{ Bindings: EntryBindings }>;
   fetch(request: Request, env: EntryBindings): Response | Promise<Response>;
+  /** Stops the entry's timers. */
+  close(): void;
 }
+
+/** A client pings every 5 s; an uplink silent this long is dead even if TCP has not noticed. */
+const UPLINK_SILENCE_MS = 15_000;
 
 /**
  * Builds the entry. Session hosts go straight to the proxy: Hono's router
@@ -51,15 +60,23 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     return `${config.publicScheme}://${session}.${config.domain}${portSuffix}`;
   };
   const app = new Hono<{ Bindings: EntryBindings }>();
-  const proxyDeps = { config, registry, deadlines: new HeadDeadlines(config.requestTimeoutMs) };
+  const proxyDeps: ProxyDeps = {
+    config,
+    registry,
+    deadlines: new HeadDeadlines(config.requestTimeoutMs),
+    state: deps.state,
+    rateLimits: RateLimits.create(config.rateLimit, config.tiers),
+  };
+  const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
 
   app.get(CONNECT_PATH, (c) => {
-    const uplink = new Uplink({ config, registry, log, publicUrl });
+    if (deps.state.draining) return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
+    const uplink = new Uplink({ config, registry, log, publicUrl, verifier });
     const response = c.env.upgradeUplink(uplink);
     return response ?? errorResponse(426, "Upgrade required: this is the tunnel2 uplink endpoint (WebSocket)");
   });
 
-  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
 
   app.get("/api/sessions", (c) =>
     c.json({
@@ -80,8 +97,22 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     log.error("request failed", { path: c.req.path, error: err.message });
     return errorResponse(500, "Internal error in the tunnel entry");
   });
+  const liveness = setInterval(() => {
+    const now = Date.now();
+    for (const session of registry.all()) {
+      for (const uplink of session.uplinks) {
+        if (uplink.mux && now - uplink.mux.lastSeen > UPLINK_SILENCE_MS) {
+          log.warn("uplink silent, closing", { session: session.name, uplink: uplink.id });
+          uplink.close(1001, `No frames for ${UPLINK_SILENCE_MS / 1000} s`);
+        }
+      }
+    }
+  }, 5_000);
+  (liveness as { unref?: () => void }).unref?.();
+
   return {
     app,
+    close: () => clearInterval(liveness),
     fetch(request, env) {
       const session = sessionFromHost(request.headers.get("host"), config.domain);
       if (session === undefined) return app.fetch(request, env);

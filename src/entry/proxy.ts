@@ -5,6 +5,7 @@ import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config.ts";
 import type { HeadDeadlines } from "./head-deadlines.ts";
+import type { RateDecision, RateLimits } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
@@ -47,6 +48,8 @@ function failureResponse(err: unknown, session: string): Response {
         return errorResponse(504, `Gateway timeout: the tunnel client of session "${session}" sent no response in time`);
       case ResetCode.TargetUnreachable:
         return errorResponse(502, `Bad gateway: the target of session "${session}" could not be reached (${err.message})`);
+      case ResetCode.TooLarge:
+        return errorResponse(413, `Payload too large: ${err.message}`);
       case ResetCode.TargetError:
         return errorResponse(502, `Bad gateway: the target of session "${session}" failed (${err.message})`);
       default:
@@ -61,6 +64,32 @@ export interface ProxyDeps {
   config: EntryConfig;
   registry: SessionRegistry;
   deadlines: HeadDeadlines;
+  state: EntryState;
+  /** Per-session rate limits; undefined when none is configured. */
+  rateLimits: RateLimits | undefined;
+}
+
+/** Entry-wide state the proxy consults. */
+export interface EntryState {
+  /** Set on SIGTERM/SIGINT: no new requests or uplinks. */
+  draining: boolean;
+}
+
+/** The 429 answer, with Retry-After and RateLimit-* headers. */
+function tooManyRequests(session: string, decision: RateDecision): Response {
+  const retryAfter = Math.max(1, Math.ceil(decision.retryAfter));
+  return new Response(`Too many requests: session "${session}" is limited to ${decision.limit} requests per second\n`, {
+    status: 429,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "retry-after": String(retryAfter),
+      "ratelimit-limit": String(decision.limit),
+      "ratelimit-remaining": "0",
+      "ratelimit-reset": String(retryAfter),
+      "ratelimit-policy": `${decision.limit};w=1`,
+      "x-tunnel2-error": "429",
+    },
+  });
 }
 
 /** Forwards one visitor request through the session's uplink and streams the answer back. */
@@ -70,9 +99,20 @@ export async function proxyRequest(
   remoteAddress: string,
   deps: ProxyDeps,
 ): Promise<Response> {
+  if (deps.state.draining) {
+    return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
+  }
   const uplink = deps.registry.pick(session);
   if (!uplink) {
     return errorResponse(502, `Bad gateway: no tunnel client is connected for session "${session}"`);
+  }
+  if (deps.rateLimits) {
+    const decision = deps.rateLimits.check(session);
+    if (decision) return tooManyRequests(session, decision);
+  }
+  const maxBody = deps.config.maxBodyBytes;
+  if (maxBody !== undefined && Number(request.headers.get("content-length") ?? 0) > maxBody) {
+    return errorResponse(413, `Payload too large: request bodies are limited to ${maxBody} bytes`);
   }
   if (deps.registry.activeStreams(session) >= deps.config.maxStreamsPerSession) {
     return errorResponse(503, `Service unavailable: session "${session}" has too many requests in flight`);
@@ -84,7 +124,7 @@ export async function proxyRequest(
   } catch (err) {
     return failureResponse(err, session);
   }
-  if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel);
+  if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel, maxBody);
   const waiting = deps.deadlines.track(stream, request.signal);
 
   let head: ResponseHead;

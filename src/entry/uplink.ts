@@ -8,6 +8,7 @@ import type { EntryConfig } from "../config.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { UplinkSocketEvents } from "./entry-runtime.ts";
 import type { Logger } from "../log.ts";
+import type { SessionTokenVerifier } from "./session-token.ts";
 
 /** How long a new socket may take to say hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -29,13 +30,21 @@ export class Uplink implements UplinkSocketEvents {
   #registry: SessionRegistry;
   #log: Logger;
   #publicUrl: (session: string) => string;
+  #verifier: SessionTokenVerifier | undefined;
+  #helloSeen = false;
+  /** The session a hello asked for (for logs), before it is accepted. */
+  #claimed: string | undefined;
+  #closed = false;
 
   constructor(deps: {
     config: EntryConfig;
     registry: SessionRegistry;
     log: Logger;
     publicUrl: (session: string) => string;
+    /** Checks tokens; undefined in open development mode. */
+    verifier: SessionTokenVerifier | undefined;
   }) {
+    this.#verifier = deps.verifier;
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#log = deps.log;
@@ -64,9 +73,11 @@ export class Uplink implements UplinkSocketEvents {
       return;
     }
     try {
+      if (this.#helloSeen) throw new ProtocolError("Frame before welcome");
       const frame = decodeFrame(bytes);
       if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
-      this.#accept(decodeHello(frame.payload));
+      this.#helloSeen = true;
+      this.#accept(decodeHello(frame.payload)).catch((err) => this.#refuse(CloseCode.BadFrame, (err as Error).message));
     } catch (err) {
       const message = err instanceof ProtocolError ? err.message : `Bad hello: ${(err as Error).message}`;
       this.#refuse(CloseCode.BadFrame, message);
@@ -80,6 +91,7 @@ export class Uplink implements UplinkSocketEvents {
   }
 
   onClose(code: number, reason: string): void {
+    this.#closed = true;
     clearTimeout(this.#helloTimer);
     if (!this.mux) return;
     this.#registry.remove(this);
@@ -87,12 +99,24 @@ export class Uplink implements UplinkSocketEvents {
     this.#log.info("uplink disconnected", { session: this.session, uplink: this.id, code, reason });
   }
 
-  #accept(hello: Hello): void {
+  /** Closes the uplink (its streams end at once). */
+  close(code: number, reason: string): void {
+    this.#socket?.close(code, reason);
+    this.mux?.close(new Error(reason));
+  }
+
+  async #accept(hello: Hello): Promise<void> {
     clearTimeout(this.#helloTimer);
+    this.#claimed = hello.session.slice(0, 63);
     if (!SESSION_NAME_PATTERN.test(hello.session)) {
       this.#refuse(CloseCode.Unauthorized, `Invalid session name: use 1-63 of a-z, 0-9 and -`);
       return;
     }
+    if (this.#verifier && !(await this.#verifier.verify(hello.session, hello.token))) {
+      this.#refuse(CloseCode.Unauthorized, `Invalid token for session "${hello.session}"`);
+      return;
+    }
+    if (this.#closed) return;
     if (!Number.isInteger(hello.window) || hello.window < MIN_WINDOW_BYTES || hello.window > MAX_WINDOW_BYTES) {
       this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`);
       return;
@@ -122,7 +146,7 @@ export class Uplink implements UplinkSocketEvents {
 
   #refuse(code: number, reason: string): void {
     clearTimeout(this.#helloTimer);
-    this.#log.warn("uplink refused", { uplink: this.id, reason });
+    this.#log.warn("uplink refused", { uplink: this.id, session: this.#claimed, reason });
     this.#socket?.close(code, reason.slice(0, 120));
   }
 }

@@ -102,14 +102,25 @@ export class MuxStream {
   /**
    * Sends a body as DATA frames of at most 64 KiB within the send window,
    * then End. If the source fails, the stream is reset with `failCode`;
-   * if the stream is reset, the source is cancelled.
+   * past `maxBytes` it is reset with TooLarge; if the stream is reset, the
+   * source is cancelled.
    */
-  async sendBody(source: ReadableStream<Uint8Array>, failCode: ResetCode = ResetCode.Cancel): Promise<void> {
+  async sendBody(
+    source: ReadableStream<Uint8Array>,
+    failCode: ResetCode = ResetCode.Cancel,
+    maxBytes = Infinity,
+  ): Promise<void> {
     const reader = source.getReader();
+    let total = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+          this.reset(ResetCode.TooLarge, `Body over the limit of ${maxBytes} bytes`);
+          throw this.#resetError;
+        }
         let offset = 0;
         while (offset < value.byteLength) {
           if (this.#resetError) throw this.#resetError;

@@ -1,0 +1,224 @@
+/**
+ * End to end: sessions people can rely on — token auth, several uplinks,
+ * reconnects, graceful drain, limits, bad frames — with real processes.
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { FrameKind } from "../src/protocol/constants.ts";
+import { encodeFrame } from "../src/protocol/frame.ts";
+import { encodeJson } from "../src/protocol/head.ts";
+import { sessionToken } from "../src/entry/session-token.ts";
+import { startTarget } from "./helpers/target-server.ts";
+import { type Runtime, runToEnd, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { visit } from "./helpers/visitor.ts";
+
+const target = startTarget();
+const targetUrl = `http://127.0.0.1:${target.port}`;
+afterEach(() => stopAll());
+afterAll(() => target.stop());
+
+async function statuses(port: number, session: string, path: string, n: number): Promise<number[]> {
+  return await Promise.all(Array.from({ length: n }, () => visit(port, session, path).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  }, () => 0)));
+}
+
+async function eventually<T>(f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await f().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms`);
+    await Bun.sleep(100);
+  }
+}
+
+const SECRET = "test-secret-4f1c";
+
+describe.each(["bun", "deno"] as Runtime[])("on %s", (runtime) => {
+  test("a wrong token is refused with a clear message and cannot take over the session", async () => {
+    const entry = await startEntry(runtime, { TUNNEL_SECRET: SECRET });
+    const token = await sessionToken(SECRET, "owned");
+    await startClient(runtime, entry, "owned", targetUrl, ["--token", token]);
+    const traffic = (async () => {
+      const all: number[] = [];
+      for (let i = 0; i < 20; i++) all.push(...await statuses(entry.port, "owned", "/echo", 5));
+      return all;
+    })();
+    const impostor = await runToEnd(runtime, "src/client.ts", [
+      "--server", `http://127.0.0.1:${entry.port}`, "--session", "owned", "--token", "f".repeat(64), "--to", targetUrl,
+    ]);
+    expect(impostor.code).toBe(1);
+    expect(impostor.stderr).toContain('Refused by the entry: Invalid token for session "owned"');
+    expect(impostor.stderr).not.toContain("    at "); // no stack trace
+    expect((await traffic).every((s) => s === 200)).toBe(true);
+    // Tokens never reach logs.
+    expect(entry.output()).not.toContain(token);
+    expect(entry.output()).not.toContain("f".repeat(64));
+  }, 30_000);
+
+  test("killing one of two uplinks mid-load ends only its streams, fast; the session stays up", async () => {
+    const entry = await startEntry(runtime);
+    const a = await startClient(runtime, entry, "pair", targetUrl, ["--uplinks", "1"]);
+    await startClient(runtime, entry, "pair", targetUrl, ["--uplinks", "1"]);
+    const started = Date.now();
+    const pending = Array.from({ length: 100 }, () => {
+      const t0 = Date.now();
+      return visit(entry.port, "pair", "/slow-head?ms=1500").then(async (r) => ({ status: r.status, ms: Date.now() - t0, body: await r.text() }));
+    });
+    await Bun.sleep(400);
+    a.proc.kill("SIGKILL");
+    const results = await Promise.all(pending);
+    const failed = results.filter((r) => r.status !== 200);
+    const served = results.filter((r) => r.status === 200);
+    // Streams spread by least in-flight: about half were on the killed uplink.
+    expect(failed.length).toBeGreaterThan(20);
+    expect(failed.length).toBeLessThan(80);
+    expect(served.length).toBe(100 - failed.length);
+    for (const f of failed) {
+      expect(f.status).toBe(502);
+      expect(f.body).toContain("Uplink lost");
+      expect(f.ms).toBeLessThan(400 + 2500);
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+    // New requests go to the remaining uplink with no error.
+    expect(new Set(await statuses(entry.port, "pair", "/echo", 50))).toEqual(new Set([200]));
+  }, 30_000);
+
+  test("the client comes back on its own when the entry restarts", async () => {
+    const first = await startEntry(runtime);
+    const port = first.port;
+    await startClient(runtime, first, "phoenix", targetUrl);
+    first.proc.kill("SIGKILL");
+    await first.proc.exited;
+    const restarted = await spawnUntilEntryOn(runtime, port);
+    const ms = await eventually(async () => {
+      const t0 = Date.now();
+      const r = await visit(port, "phoenix", "/echo");
+      return r.status === 200 ? Date.now() - t0 : undefined;
+    }, 10_000);
+    expect(ms).toBeLessThan(1000);
+    expect(restarted.output()).toContain("uplink connected");
+  }, 30_000);
+
+  test("SIGTERM drains: the slow request in flight completes, new ones get 503, the entry exits 0", async () => {
+    const entry = await startEntry(runtime, { DRAIN_TIMEOUT_MS: "5000" });
+    await startClient(runtime, entry, "drainme", targetUrl);
+    const slow = visit(entry.port, "drainme", "/slow-head?ms=1500").then(async (r) => ({ status: r.status, body: await r.text() }));
+    await Bun.sleep(300);
+    entry.proc.kill("SIGTERM");
+    await Bun.sleep(200);
+    const health = await fetch(`http://127.0.0.1:${entry.port}/healthz`);
+    expect(health.status).toBe(503);
+    expect((await visit(entry.port, "drainme", "/echo")).status).toBe(503);
+    expect(await slow).toEqual({ status: 200, body: "late" });
+    expect(await entry.proc.exited).toBe(0);
+    expect(entry.output()).toContain("drained");
+  }, 30_000);
+});
+
+/** Starts an entry on a given port (after a restart), retrying while the port is still held. */
+async function spawnUntilEntryOn(runtime: Runtime, port: number) {
+  return await eventually(() => startEntry(runtime, { PORT: String(port) }), 10_000);
+}
+
+describe("limits and bad input (entry on Bun)", () => {
+  test("garbage frames close only that socket; the session's real uplinks keep serving", async () => {
+    const entry = await startEntry("bun");
+    await startClient("bun", entry, "solid", targetUrl);
+    const closes: { code: number; reason: string }[] = [];
+    for (const garbage of [Uint8Array.of(9, 9, 9), encodeFrame(FrameKind.Data, 0, 77, Uint8Array.of(1))]) {
+      const ws = new WebSocket(`ws://127.0.0.1:${entry.port}/_tunnel/connect`);
+      ws.binaryType = "arraybuffer";
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
+      ws.onopen = () => ws.send(encodeFrame(FrameKind.Hello, 0, 0, encodeJson({ session: "solid", token: "x", window: 262144 })));
+      ws.onmessage = () => ws.send(garbage); // after Welcome: a frame that makes no sense
+      closes.push(await closed);
+      expect(new Set(await statuses(entry.port, "solid", "/echo", 20))).toEqual(new Set([200]));
+    }
+    expect(closes.map((c) => c.code)).toEqual([4002, 4002]);
+    expect(closes[0].reason).toContain("Protocol error");
+    expect(entry.output()).toContain("uplink protocol error");
+  });
+
+  test("bodies over MAX_BODY_BYTES get 413, declared or streamed", async () => {
+    const entry = await startEntry("bun", { MAX_BODY_BYTES: "1000" });
+    await startClient("bun", entry, "small", targetUrl);
+    expect((await visit(entry.port, "small", "/upload", { method: "POST", body: new Uint8Array(999) })).status).toBe(200);
+    const declared = await visit(entry.port, "small", "/upload", { method: "POST", body: new Uint8Array(1001) });
+    expect(declared.status).toBe(413);
+    let sent = 0;
+    const streamed = await visit(entry.port, "small", "/echo", {
+      method: "POST",
+      body: new ReadableStream({
+        async pull(c) {
+          if (sent >= 5) return c.close();
+          sent++;
+          await Bun.sleep(20);
+          c.enqueue(new Uint8Array(400));
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+  });
+
+  test("MAX_STREAMS_PER_SESSION: the next request gets 503", async () => {
+    const entry = await startEntry("bun", { MAX_STREAMS_PER_SESSION: "5" });
+    await startClient("bun", entry, "narrow", targetUrl);
+    const results = await statuses(entry.port, "narrow", "/slow-head?ms=500", 8);
+    expect(results.filter((s) => s === 200).length).toBe(5);
+    expect(results.filter((s) => s === 503).length).toBe(3);
+  });
+
+  test("429 at the configured rate, with Retry-After and RateLimit headers; tiers override", async () => {
+    const tiers = JSON.stringify({ tiers: { vip: { rps: null }, slow: { rps: 5, burst: 2 } }, sessions: { vip: "vip", crawl: "slow" } });
+    const entry = await startEntry("bun", { RATE_LIMIT_RPS: "20", RATE_LIMIT_BURST: "10", TUNNEL_TIERS: tiers });
+    for (const s of ["metered", "vip", "crawl"]) await startClient("bun", entry, s, targetUrl);
+    const count = async (session: string, ms: number) => {
+      const seen: number[] = [];
+      let limited: Response | undefined;
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const r = await visit(entry.port, session, "/echo");
+        await r.arrayBuffer();
+        seen.push(r.status);
+        if (r.status === 429) limited ??= r;
+        await Bun.sleep(5);
+      }
+      return { ok: seen.filter((s) => s === 200).length, limited: seen.filter((s) => s === 429).length, sample: limited };
+    };
+    const metered = await count("metered", 1000);
+    // Burst 10 plus 20 per second for one second: about 30 admitted.
+    expect(metered.ok).toBeGreaterThanOrEqual(26);
+    expect(metered.ok).toBeLessThanOrEqual(34);
+    expect(metered.limited).toBeGreaterThan(0);
+    expect(metered.sample!.headers.get("retry-after")).toBe("1");
+    expect(metered.sample!.headers.get("ratelimit-limit")).toBe("20");
+    expect(metered.sample!.headers.get("ratelimit-remaining")).toBe("0");
+    const crawl = await count("crawl", 1000);
+    expect(crawl.ok).toBeGreaterThanOrEqual(5);
+    expect(crawl.ok).toBeLessThanOrEqual(9);
+    const vip = await count("vip", 500);
+    expect(vip.limited).toBe(0);
+  });
+
+  test("an uplink that goes silent is dropped within about 15 s; its session answers 502 at once", async () => {
+    const entry = await startEntry("bun");
+    const client = await startClient("bun", entry, "frozen", targetUrl, ["--uplinks", "1"]);
+    client.proc.kill("SIGSTOP");
+    try {
+      await eventually(async () => {
+        const r = await fetch(`http://127.0.0.1:${entry.port}/api/sessions`);
+        const { sessions } = await r.json();
+        return sessions.length === 0 ? true : undefined;
+      }, 25_000);
+      const t0 = Date.now();
+      expect((await visit(entry.port, "frozen", "/echo")).status).toBe(502);
+      expect(Date.now() - t0).toBeLessThan(500);
+      expect(entry.output()).toContain("uplink silent");
+    } finally {
+      client.proc.kill("SIGCONT");
+    }
+  }, 40_000);
+});
