@@ -8,7 +8,7 @@ import { encodeFrame } from "../src/protocol/frame.ts";
 import { encodeJson } from "../src/protocol/head.ts";
 import { sessionToken } from "../src/entry/session-token.ts";
 import { startTarget } from "./helpers/target-server.ts";
-import { type Runtime, runToEnd, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { type Runtime, runToEnd, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 
 const target = startTarget();
