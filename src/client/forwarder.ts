@@ -48,7 +48,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
   let longLived: ReturnType<typeof setTimeout> | undefined;
   try {
     if (abort.signal.aborted) return;
-    const hasBody = stream.state !== StreamState.RemoteClosed;
+    const hasBody = stream.peerSendsBody;
     let response: TargetResponse;
     try {
       response = await deps.fetchTarget({

@@ -1,5 +1,5 @@
 import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode } from "../protocol/constants.ts";
-import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
+import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import { Mux } from "../mux/mux.ts";
@@ -94,7 +94,7 @@ export function runUplink(
         return;
       }
       try {
-        const frame = decodeFrame(bytes);
+        const frame = decodeFrameAt(bytes, 0);
         if (frame.kind !== FrameKind.Welcome) throw new ProtocolError(`Expected welcome, got frame kind ${frame.kind}`);
         const welcome = decodeWelcome(frame.payload);
         clearTimeout(connectTimer);
@@ -120,6 +120,8 @@ export function runUplink(
           }
         }, PING_EVERY_MS);
         onWelcome(welcome);
+        // Frames batched after the Welcome in the same message.
+        if (frame.end < bytes.byteLength) mux.receive(bytes.subarray(frame.end));
       } catch (err) {
         finish(CloseCode.BadFrame, (err as Error).message);
       }

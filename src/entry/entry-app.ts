@@ -88,6 +88,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
           connectedAt: new Date(u.connectedAt).toISOString(),
           activeStreams: u.activeStreams,
           queuedBytes: u.mux?.queuedBytes ?? 0,
+          framesSent: u.mux?.writer.frames ?? 0,
+          messagesSent: u.mux?.writer.messages ?? 0,
         })),
       })),
     }));

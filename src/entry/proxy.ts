@@ -136,8 +136,7 @@ export async function proxyRequest(
     waiting.settle();
   }
 
-  const headers = new Headers();
-  for (const [name, value] of head.headers) headers.append(name, value);
+  const headers = new Headers(head.headers);
   const bodyless = request.method === "HEAD" || NO_BODY_STATUS.has(head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});

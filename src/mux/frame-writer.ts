@@ -1,3 +1,4 @@
+import { BATCH_FLUSH_BYTES } from "../protocol/constants.ts";
 import type { FrameSocket } from "./frame-socket.ts";
 
 /** Options for {@linkcode FrameWriter}. */
@@ -8,22 +9,51 @@ export interface FrameWriterOptions {
 
 /**
  * The one writer of an uplink. Every frame goes through the internal queue of
- * one `WritableStream`, which keeps them in order without a lock; the sink
- * sends a frame as one WebSocket message and waits only when the socket asks
- * for a drain. Control frames are queued at once; data producers wait only for
- * `writer.ready`, never for their frame to be sent.
+ * one `WritableStream`, which keeps them in order without a lock. Control
+ * frames are queued at once; data producers wait only for `writer.ready`,
+ * never for their frame to be sent.
+ *
+ * The sink batches: frames are gathered into one WebSocket message until the
+ * batch reaches 64 KiB or the queue runs empty, and then sent at the end of
+ * the current event-loop turn (`setImmediate`, a few µs). So the request heads
+ * of every visitor request that arrived in one turn, or a response head and
+ * its body, cost one message and one write instead of one each. The sink
+ * waits only when the socket asks for a drain.
  */
 export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array<ArrayBuffer>>;
   #failed: Error | undefined;
   #onError: (err: Error) => void;
+  /** Frames written to the stream and not yet handed to the sink. */
+  #pending = 0;
+  #batch: Uint8Array<ArrayBuffer>[] = [];
+  #batchBytes = 0;
+  #flushScheduled = false;
+  /** The last send asked for a drain: the next write waits for it. */
+  #mustDrain = false;
+  #socket: FrameSocket;
+  /** Messages sent, and frames in them (for the batching ratio). */
+  messages = 0;
+  frames = 0;
 
   constructor(socket: FrameSocket, onError: (err: Error) => void, options: FrameWriterOptions = {}) {
     this.#onError = onError;
+    this.#socket = socket;
     const stream = new WritableStream<Uint8Array<ArrayBuffer>>(
       {
-        write(frame) {
-          if (!socket.send(frame)) return socket.drained();
+        write: (frame) => {
+          this.#pending--;
+          this.#batch.push(frame);
+          this.#batchBytes += frame.byteLength;
+          if (this.#batchBytes >= BATCH_FLUSH_BYTES) this.#flush();
+          else if (this.#pending === 0 && !this.#flushScheduled) {
+            this.#flushScheduled = true;
+            setImmediate(this.#flushLater);
+          }
+          if (this.#mustDrain) {
+            this.#mustDrain = false;
+            return socket.drained();
+          }
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterMark ?? 512 * 1024 }),
@@ -39,6 +69,7 @@ export class FrameWriter {
   /** Queues a control frame (heads, credit, end, reset, ping) without waiting. */
   send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
+    this.#pending++;
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
@@ -46,6 +77,7 @@ export class FrameWriter {
   async sendData(frame: Uint8Array<ArrayBuffer>): Promise<void> {
     await this.#writer.ready;
     if (this.#failed) throw this.#failed;
+    this.#pending++;
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
@@ -54,6 +86,39 @@ export class FrameWriter {
     if (this.#failed) return;
     this.#failed = reason;
     this.#writer.abort(reason).catch(() => {});
+  }
+
+  #flushLater = () => {
+    this.#flushScheduled = false;
+    if (this.#failed) return;
+    try {
+      this.#flush();
+    } catch (err) {
+      this.#fail(err);
+    }
+  };
+
+  /** Sends the batch as one message; notes when the socket wants a drain. */
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    if (!this.#socket.send(this.#takeBatch())) this.#mustDrain = true;
+  }
+
+  #takeBatch(): Uint8Array<ArrayBuffer> {
+    const batch = this.#batch;
+    const bytes = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.messages++;
+    this.frames += batch.length;
+    if (batch.length === 1) return batch[0];
+    const message = new Uint8Array(bytes);
+    let offset = 0;
+    for (const frame of batch) {
+      message.set(frame, offset);
+      offset += frame.byteLength;
+    }
+    return message;
   }
 
   #fail(err: unknown): void {

@@ -28,6 +28,11 @@ export class MuxStream {
   #resetError: StreamResetError | undefined;
   #head: PromiseWithResolvers<ResponseHead> | undefined;
   #headReceived = false;
+  /**
+   * Whether the peer's head announced a body (no EndStream flag). Fixed at the
+   * head: by the time a handler looks, the whole body may have arrived.
+   */
+  peerSendsBody = false;
   /** Called when the stream is reset from either side or its uplink is lost. */
   onReset: ((err: StreamResetError) => void) | undefined;
 

@@ -1,5 +1,5 @@
-import { Flag, FrameKind, GoAwayCode, ResetCode } from "../protocol/constants.ts";
-import { decodeCredit, decodeFrame, decodeReason, encodeFrame, encodeReason, type Frame } from "../protocol/frame.ts";
+import { Flag, FrameKind, GoAwayCode, MAX_MESSAGE_BYTES, ResetCode } from "../protocol/constants.ts";
+import { decodeCredit, decodeFrameAt, decodeReason, encodeFrame, encodeReason, type Frame } from "../protocol/frame.ts";
 import { decodeRequestHead, decodeResponseHead, type RequestHead } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import type { FrameSocket } from "./frame-socket.ts";
@@ -84,12 +84,20 @@ export class Mux implements StreamOwner {
     return stream;
   }
 
-  /** Decodes one incoming message and acts on it. Never throws. */
-  receive(bytes: Uint8Array): void {
+  /** Decodes the frames of one incoming message and acts on each. Never throws. */
+  receive(message: Uint8Array): void {
     if (this.#closed !== undefined) return;
     this.#lastSeen = Date.now();
     try {
-      this.#dispatch(decodeFrame(bytes));
+      if (message.byteLength > MAX_MESSAGE_BYTES) {
+        throw new ProtocolError(`Message too large: ${message.byteLength} bytes`);
+      }
+      if (message.byteLength === 0) throw new ProtocolError("Empty message");
+      for (let offset = 0; offset < message.byteLength && this.#closed === undefined;) {
+        const frame = decodeFrameAt(message, offset);
+        this.#dispatch(frame);
+        offset = frame.end;
+      }
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.protocolError(err);
@@ -216,6 +224,7 @@ export class Mux implements StreamOwner {
     const stream = new MuxStream(frame.streamId, this, this.#windows());
     this.#streams.set(frame.streamId, stream);
     if (frame.flags & Flag.EndStream) stream.receiveEnd();
+    else stream.peerSendsBody = true;
     if (this.#options.onStream) {
       this.#options.onStream(stream, head);
     } else {

@@ -5,9 +5,11 @@ import * as C from "./constants.ts";
 describe("constants", () => {
   test("pin the wire numbers", () => {
     expect(C.VERSION).toBe(1);
-    expect(C.HEADER_BYTES).toBe(8);
+    expect(C.HEADER_BYTES).toBe(12);
     expect(C.MAX_PAYLOAD_BYTES).toBe(65536);
-    expect(C.MAX_FRAME_BYTES).toBe(65544);
+    expect(C.MAX_FRAME_BYTES).toBe(65548);
+    expect(C.MAX_MESSAGE_BYTES).toBe(262144);
+    expect(C.BATCH_FLUSH_BYTES).toBe(65536);
     expect(C.DEFAULT_WINDOW_BYTES).toBe(262144);
     expect(C.FrameKind).toEqual({
       Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5,

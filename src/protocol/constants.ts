@@ -7,14 +7,26 @@
 /** Protocol version carried in the first byte of every frame. */
 export const VERSION = 1;
 
-/** Frame header: version (u8), kind (u8), flags (u16 BE), stream id (u32 BE). */
-export const HEADER_BYTES = 8;
+/**
+ * Frame header: version (u8), kind (u8), flags (u16 BE), stream id (u32 BE),
+ * payload length (u32 BE).
+ */
+export const HEADER_BYTES = 12;
 
 /** Largest payload one frame may carry. Larger frames are a protocol error. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
-/** Largest whole frame (one WebSocket message). */
+/** Largest whole frame. */
 export const MAX_FRAME_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES;
+
+/**
+ * A WebSocket message carries one or more whole frames: the writer sends the
+ * frames queued at one moment as one message. This is the largest message.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** The writer sends what it has batched once the batch reaches this size. */
+export const BATCH_FLUSH_BYTES = 64 * 1024;
 
 /** Initial per-stream flow-control window (bytes of DATA payload). */
 export const DEFAULT_WINDOW_BYTES = 256 * 1024;

@@ -2,7 +2,7 @@ import {
   Flag,
   FrameKind,
   HEADER_BYTES,
-  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
   MAX_PAYLOAD_BYTES,
   VERSION,
 } from "./constants.ts";
@@ -51,10 +51,11 @@ export function encodeFrame(
   streamId: number,
   payload: Uint8Array = EMPTY,
 ): Uint8Array<ArrayBuffer> {
-  if (payload.byteLength > MAX_PAYLOAD_BYTES) {
-    throw new RangeError(`Frame payload too large: ${payload.byteLength} bytes`);
+  const length = payload.byteLength;
+  if (length > MAX_PAYLOAD_BYTES) {
+    throw new RangeError(`Frame payload too large: ${length} bytes`);
   }
-  const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const bytes = new Uint8Array(HEADER_BYTES + length);
   bytes[0] = VERSION;
   bytes[1] = kind;
   bytes[2] = (flags >>> 8) & 0xff;
@@ -63,31 +64,47 @@ export function encodeFrame(
   bytes[5] = (streamId >>> 16) & 0xff;
   bytes[6] = (streamId >>> 8) & 0xff;
   bytes[7] = streamId & 0xff;
-  if (payload.byteLength > 0) bytes.set(payload, HEADER_BYTES);
+  bytes[8] = (length >>> 24) & 0xff;
+  bytes[9] = (length >>> 16) & 0xff;
+  bytes[10] = (length >>> 8) & 0xff;
+  bytes[11] = length & 0xff;
+  if (length > 0) bytes.set(payload, HEADER_BYTES);
   return bytes;
 }
 
+/** A decoded frame and the offset where the next one begins. */
+export interface FrameAt extends Frame {
+  end: number;
+}
+
 /**
- * Decodes one frame, checking version, kind, length and stream id before
- * touching the payload. Throws {@linkcode ProtocolError} on anything wrong.
+ * Decodes the frame at `offset` of a message, checking version, kind, flags,
+ * length and stream id before touching the payload. Throws
+ * {@linkcode ProtocolError} on anything wrong.
  */
-export function decodeFrame(bytes: Uint8Array): Frame {
-  if (bytes.byteLength < HEADER_BYTES) {
-    throw new ProtocolError(`Truncated frame: ${bytes.byteLength} bytes`);
+export function decodeFrameAt(message: Uint8Array, offset: number): FrameAt {
+  const available = message.byteLength - offset;
+  if (available < HEADER_BYTES) {
+    throw new ProtocolError(`Truncated frame: ${available} bytes`);
   }
-  if (bytes.byteLength > MAX_FRAME_BYTES) {
-    throw new ProtocolError(`Frame too large: ${bytes.byteLength} bytes`);
+  const b = message;
+  const o = offset;
+  if (b[o] !== VERSION) {
+    throw new ProtocolError(`Unsupported protocol version: ${b[o]}`);
   }
-  if (bytes[0] !== VERSION) {
-    throw new ProtocolError(`Unsupported protocol version: ${bytes[0]}`);
-  }
-  const kind = bytes[1];
+  const kind = b[o + 1];
   if (!KNOWN_KINDS.has(kind)) {
     throw new ProtocolError(`Unknown frame kind: ${kind}`);
   }
-  const flags = (bytes[2] << 8) | bytes[3];
-  const streamId = ((bytes[4] << 24) | (bytes[5] << 16) | (bytes[6] << 8) | bytes[7]) >>> 0;
-  const payloadBytes = bytes.byteLength - HEADER_BYTES;
+  const flags = (b[o + 2] << 8) | b[o + 3];
+  const streamId = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
+  const payloadBytes = ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0;
+  if (payloadBytes > MAX_PAYLOAD_BYTES) {
+    throw new ProtocolError(`Frame too large: ${payloadBytes} payload bytes`);
+  }
+  if (payloadBytes > available - HEADER_BYTES) {
+    throw new ProtocolError(`Truncated frame: ${payloadBytes} payload bytes announced, ${available - HEADER_BYTES} present`);
+  }
   if (CONNECTION_KINDS.has(kind) !== (streamId === 0)) {
     throw new ProtocolError(`Frame kind ${kind} on wrong stream id: ${streamId}`);
   }
@@ -102,13 +119,27 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if ((flags & ~(Flag.EndStream | Flag.Ack)) !== 0) {
     throw new ProtocolError(`Unknown flags: 0x${flags.toString(16)}`);
   }
+  const start = o + HEADER_BYTES;
   return {
     kind: kind as FrameKind,
     flags,
     streamId,
     // A plain view constructor: much cheaper than subarray() on hot paths.
-    payload: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, payloadBytes),
+    payload: new Uint8Array(b.buffer, b.byteOffset + start, payloadBytes),
+    end: start + payloadBytes,
   };
+}
+
+/** Decodes a message that must hold exactly one frame (the handshake). */
+export function decodeFrame(message: Uint8Array): Frame {
+  if (message.byteLength > MAX_MESSAGE_BYTES) {
+    throw new ProtocolError(`Message too large: ${message.byteLength} bytes`);
+  }
+  const frame = decodeFrameAt(message, 0);
+  if (frame.end !== message.byteLength) {
+    throw new ProtocolError(`Trailing bytes after a frame: ${message.byteLength - frame.end}`);
+  }
+  return frame;
 }
 
 /** Payload of Reset and GoAway: u32 code then a UTF-8 message. */

@@ -7,8 +7,6 @@ export interface BunServerWebSocket<T> {
   /** Bytes sent, -1 when queued under backpressure, 0 when dropped. */
   send(data: Uint8Array, compress?: boolean): number;
   getBufferedAmount(): number;
-  /** Runs `callback` with writes batched into one. */
-  cork<R>(callback: () => R): R;
   close(code?: number, reason?: string): void;
 }
 

@@ -1,5 +1,5 @@
 import type { EntryBindings, EntryRuntime, ServerHandle, UplinkSocketEvents } from "../../entry/entry-runtime.ts";
-import { MAX_FRAME_BYTES } from "../../protocol/constants.ts";
+import { MAX_MESSAGE_BYTES } from "../../protocol/constants.ts";
 import type { BunGlobal, BunServerWebSocket } from "./bun.d.ts";
 import { BunServerFrameSocket } from "./server-frame-socket.ts";
 
@@ -31,16 +31,14 @@ export const bunEntryRuntime: EntryRuntime = {
         return fetch(request, env);
       },
       websocket: {
-        maxPayloadLength: MAX_FRAME_BYTES,
+        maxPayloadLength: MAX_MESSAGE_BYTES,
         // Far above the writer's 1 MiB drain mark: Bun drops messages past it.
         backpressureLimit: 64 * 1024 * 1024,
         closeOnBackpressureLimit: true,
         idleTimeout: 120,
         perMessageDeflate: false,
         open(ws) {
-          ws.data.socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>, (err) => {
-            console.error(`Uplink failed: ${err.message}`);
-          });
+          ws.data.socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>);
           ws.data.events.onOpen(ws.data.socket);
         },
         message(ws, message) {
