@@ -49,7 +49,7 @@ export interface ClientConfig {
   target: URL;
   /** Uplinks to open. Env TUNNEL_UPLINKS, default 2. */
   uplinks: number;
-  /** Concurrent requests to the target; more wait in line. Env TUNNEL_MAX_CONNS, default 128. */
+  /** Concurrent requests to the target; more wait in line. Env TUNNEL_MAX_CONNS, default 1024. */
   maxConnections: number;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
   windowBytes: number;
@@ -202,7 +202,7 @@ export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME -
   --token TOKEN     TUNNEL_TOKEN         the session's token
   --to URL          TUNNEL_TARGET        the local service, e.g. http://127.0.0.1:3000
   --uplinks N       TUNNEL_UPLINKS       WebSocket uplinks to open (2)
-  --max-conns N     TUNNEL_MAX_CONNS     concurrent requests to the target (128)
+  --max-conns N     TUNNEL_MAX_CONNS     concurrent requests to the target (1024)
   --window-bytes N  TUNNEL_WINDOW_BYTES  per-stream flow-control window (262144)`;
 
 /** Reads client settings from flags and environment, validating each. */
@@ -231,7 +231,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     token,
     target: httpUrl("--to (or TUNNEL_TARGET)", str("to", "TUNNEL_TARGET")),
     uplinks: integer("--uplinks (TUNNEL_UPLINKS)", str("uplinks", "TUNNEL_UPLINKS"), 2, 1, 64),
-    maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 128, 1, 100_000),
+    maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 1024, 1, 100_000),
     windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
   };
 }

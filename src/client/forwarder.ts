@@ -75,7 +75,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       // A small body of known length: read it whole and send it as one frame.
       let bytes: Uint8Array<ArrayBuffer>;
       try {
-        bytes = new Uint8Array(await new Response(response.body).arrayBuffer());
+        bytes = await response.bytes();
       } catch (err) {
         if (!abort.signal.aborted) stream.reset(ResetCode.TargetError, `Body failed: ${(err as Error).message}`);
         return;

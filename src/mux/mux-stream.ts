@@ -1,7 +1,7 @@
 import { Flag, FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
 import { encodeCredit, encodeFrame, encodeReason } from "../protocol/frame.ts";
 import { encodeHead, type RequestHead, type ResponseHead } from "../protocol/head.ts";
-import type { FrameWriter } from "./frame-writer.ts";
+import type { FrameSink } from "./frame-sink.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import { InboundBody } from "./inbound-body.ts";
 import { SendWindow } from "./send-window.ts";
@@ -10,7 +10,7 @@ import { type StreamEvent, StreamState, transition } from "./stream-state.ts";
 
 /** What a stream needs from the mux that owns it. */
 export interface StreamOwner {
-  readonly writer: FrameWriter;
+  readonly writer: FrameSink;
   /** Called once when the stream reaches Closed or Reset. */
   retire(stream: MuxStream): void;
 }

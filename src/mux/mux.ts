@@ -3,7 +3,7 @@ import { decodeCredit, decodeFrameAt, decodeReason, encodeFrame, encodeReason, t
 import { decodeRequestHead, decodeResponseHead, type RequestHead } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import type { FrameSocket } from "./frame-socket.ts";
-import { FrameWriter } from "./frame-writer.ts";
+import { createFrameSink, type FrameSink } from "./frame-sink.ts";
 import { MuxStream, type StreamOwner } from "./mux-stream.ts";
 import { StreamResetError } from "./stream-reset-error.ts";
 
@@ -22,8 +22,6 @@ export interface MuxOptions {
   onGoAway?: (code: number, message: string) => void;
   /** The mux closed: `err` says why (undefined for a clean close). */
   onClose?: (err: Error | undefined) => void;
-  /** Queued bytes above which data producers wait. Default 512 KiB. */
-  writerHighWaterMark?: number;
 }
 
 /** How many recently reset stream ids to remember, to drop their late frames. */
@@ -31,10 +29,10 @@ const RECENT_RESETS = 4096;
 
 /**
  * The multiplexer of one uplink: the stream table, the reader that decodes
- * and dispatches incoming frames, and the one {@linkcode FrameWriter}.
+ * and dispatches incoming frames, and the one writer ({@linkcode FrameSink}).
  */
 export class Mux implements StreamOwner {
-  readonly writer: FrameWriter;
+  readonly writer: FrameSink;
   #options: MuxOptions;
   #streams = new Map<number, MuxStream>();
   #recentResets = new Set<number>();
@@ -47,11 +45,7 @@ export class Mux implements StreamOwner {
 
   constructor(options: MuxOptions) {
     this.#options = options;
-    this.writer = new FrameWriter(
-      options.socket,
-      (err) => this.close(err),
-      { highWaterMark: options.writerHighWaterMark },
-    );
+    this.writer = createFrameSink(options.socket, (err) => this.close(err));
   }
 
   /** Streams open now. */

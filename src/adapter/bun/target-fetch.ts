@@ -30,7 +30,12 @@ export const bunClientRuntime: ClientRuntime = {
         duplex: "half",
       } as RequestInit;
       const response = await fetch(request.url, init);
-      return { status: response.status, headers: headerList(response.headers), body: response.body };
+      return {
+        status: response.status,
+        headers: headerList(response.headers),
+        body: response.body,
+        bytes: () => response.bytes() as Promise<Uint8Array<ArrayBuffer>>,
+      };
     };
   },
 };

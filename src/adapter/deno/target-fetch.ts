@@ -12,6 +12,26 @@ function pairs(raw: string[]): HeaderList {
   return list;
 }
 
+/** Reads a whole (small) response without web-stream machinery. */
+function readAll(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    const parts: Uint8Array[] = [];
+    incoming.on("data", (part: Uint8Array) => parts.push(part));
+    incoming.on("end", () => {
+      if (!incoming.complete) return reject(new Error("Target closed the body early"));
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      let offset = 0;
+      for (const p of parts) {
+        out.set(p, offset);
+        offset += p.byteLength;
+      }
+      resolve(out);
+    });
+    incoming.on("error", reject);
+    incoming.on("aborted", () => reject(new Error("Target aborted the body")));
+  });
+}
+
 /** Writes a web stream into a Node request, honouring its backpressure. */
 async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest): Promise<void> {
   const reader = body.getReader();
@@ -66,10 +86,14 @@ export const denoClientRuntime: ClientRuntime = {
           agent: agents[protocol],
           signal: request.signal,
         }, (incoming) => {
+          let body: ReadableStream<Uint8Array> | undefined;
           resolve({
             status: incoming.statusCode ?? 502,
             headers: pairs(incoming.rawHeaders),
-            body: Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>,
+            get body() {
+              return body ??= Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>;
+            },
+            bytes: () => readAll(incoming),
           });
         });
         outgoing.on("error", reject);
