@@ -134,9 +134,12 @@ export async function openLoop(o: ScenarioOptions): Promise<ScenarioResult> {
   }
   await stopAll();
   const checks = o.runtimes.map((rt) => {
-    const ok = rows.filter((r) => r.system === `tunnel2 ${rt}` && (r as unknown as LoadResult).p99 < 50 && (r as unknown as LoadResult).errors === 0);
+    const ok = rows.filter((r) => {
+      const x = r as unknown as LoadResult & { system: string; rate: number };
+      return x.system === `tunnel2 ${rt}` && x.p99 < 50 && x.errors === 0 && x.rps >= 0.95 * x.rate;
+    });
     const best = Math.max(0, ...ok.map((r) => r.rate as number));
-    return { target: `tunnel2 ${rt}: 10k RPS open loop, p99 < 50 ms, no errors`, measured: `highest clean rate: ${best ? rpsText(best) : "none"}`, met: best >= 10_000 };
+    return { target: `tunnel2 ${rt}: 10k RPS open loop (achieved), p99 < 50 ms, no errors`, measured: `highest clean rate: ${best ? rpsText(best) : "none"}`, met: best >= 10_000 };
   });
   return {
     name: "open-loop",

@@ -11,6 +11,7 @@ const server = Bun.serve({
   port,
   hostname: "127.0.0.1",
   idleTimeout: 0,
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   async fetch(req) {
     const url = new URL(req.url);
     switch (url.pathname) {

@@ -256,3 +256,26 @@ describe("target down", () => {
     expect(await res.text()).toContain("could not be reached");
   });
 });
+
+describe("large uploads", () => {
+  test("a 200 MiB upload is not refused (Bun's own 128 MiB default is lifted)", async () => {
+    const entry = await startEntry("bun");
+    await startClient("bun", entry, "big-upload", targetUrl);
+    const size = 200 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024).fill(3);
+    let sent = 0;
+    const res = await visit(entry.port, "big-upload", "/upload", {
+      method: "POST",
+      body: new ReadableStream({
+        pull(c) {
+          if (sent >= size) return c.close();
+          c.enqueue(chunk);
+          sent += chunk.byteLength;
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    expect((await res.json()).bytes).toBe(size);
+  }, 60_000);
+});

@@ -53,3 +53,27 @@ describe("InboundBody()", () => {
     expect(cancelled).toBe(true);
   });
 });
+
+describe("InboundBody() window growth", () => {
+  test("a reader that keeps up gets a larger window; a stalled one never does", async () => {
+    const credits: number[] = [];
+    const body = new InboundBody({ window: 100, maxWindow: 400, onCredit: (n) => credits.push(n), onCancel: () => {} });
+    const reader = body.readable.getReader();
+    // Two fast rounds: the second credit comes within 20 ms of the first, so it carries growth.
+    for (let round = 0; round < 3; round++) {
+      body.push(new Uint8Array(50));
+      await reader.read();
+    }
+    expect(credits[0]).toBe(50);
+    expect(credits[1]).toBe(150); // 50 consumed + 100 growth: window 200
+    expect(body.window).toBe(200);
+    // The window is 200 and 50 bytes of it are in use: 150 more fit, not one byte beyond.
+    body.push(new Uint8Array(150));
+    expect(() => body.push(new Uint8Array(1))).toThrow();
+
+    const stalled = new InboundBody({ window: 100, onCredit: (n) => credits.push(n), onCancel: () => {} });
+    stalled.push(new Uint8Array(100));
+    expect(stalled.window).toBe(100);
+    expect(() => stalled.push(new Uint8Array(1))).toThrow();
+  });
+});

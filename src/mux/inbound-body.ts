@@ -8,7 +8,12 @@ export interface InboundBodyOptions {
   onCredit: (bytes: number) => void;
   /** Called when the reader cancels the body (visitor or target went away). */
   onCancel: (reason: unknown) => void;
+  /** Largest the window may grow to for a fast reader. Default 16 × window, at most 4 MiB. */
+  maxWindow?: number;
 }
+
+/** Half a window consumed this soon after the last credit means the window is the bottleneck. */
+const GROW_WITHIN_MS = 20;
 
 /**
  * The receiving half of a stream: DATA payloads queue here until the reader
@@ -29,6 +34,8 @@ export class InboundBody {
   #error: unknown = undefined;
   #done = false;
   #options: InboundBodyOptions;
+  #maxWindow: number;
+  #lastCredit = -Infinity;
   #readable: ReadableStream<Uint8Array> | undefined;
   /** Wakes the current reader (stream pull or readAll) when something arrives. */
   #wake: (() => void) | undefined;
@@ -37,6 +44,7 @@ export class InboundBody {
     this.#options = options;
     this.#window = options.window;
     this.#remaining = options.window;
+    this.#maxWindow = options.maxWindow ?? Math.max(options.window, Math.min(16 * options.window, 4 * 1024 * 1024));
   }
 
   /** The body as a stream; pulling it is what returns credit. */
@@ -124,6 +132,7 @@ export class InboundBody {
     return this.#window - this.#remaining - this.#consumed;
   }
 
+
   /** Adds a DATA payload; throws ProtocolError when it overruns the window. */
   push(chunk: Uint8Array): void {
     if (chunk.byteLength > this.#remaining) {
@@ -154,14 +163,32 @@ export class InboundBody {
     this.#wake?.();
   }
 
-  /** Hands the next chunk to the reader and returns credit as due. */
+  /** Current receive window (grows for readers that keep up). */
+  get window(): number {
+    return this.#window;
+  }
+
+  /**
+   * Hands the next chunk to the reader and returns credit as due. A reader
+   * that consumed half a window within GROW_WITHIN_MS of the last credit is
+   * limited by the window, not by itself: the window doubles (extra credit),
+   * up to `maxWindow`. A reader that stalls never grows its window, so what
+   * a stalled stream can pin stays at the initial window.
+   */
   #take(): Uint8Array | undefined {
     const chunk = this.#queue.shift();
     if (!chunk) return undefined;
     this.#consumed += chunk.byteLength;
     if (!this.#ended && this.#consumed >= this.#window / 2) {
-      const credit = this.#consumed;
+      let credit = this.#consumed;
       this.#consumed = 0;
+      const now = performance.now();
+      if (now - this.#lastCredit < GROW_WITHIN_MS && this.#window < this.#maxWindow) {
+        const growth = Math.min(this.#window, this.#maxWindow - this.#window);
+        this.#window += growth;
+        credit += growth;
+      }
+      this.#lastCredit = now;
       this.#remaining += credit;
       this.#options.onCredit(credit);
     }

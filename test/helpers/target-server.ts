@@ -34,6 +34,7 @@ export function startTarget(): { port: number; state: TargetState; stop(): void 
     port: 0,
     hostname: "127.0.0.1",
     idleTimeout: 0,
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req) {
       const url = new URL(req.url);
       const rawTarget = req.url.slice(req.url.indexOf("/", 8));

@@ -34,6 +34,7 @@ export interface BunGlobal {
     port: number;
     hostname: string;
     idleTimeout?: number;
+    maxRequestBodySize?: number;
     fetch(request: Request, server: BunServer): Response | Promise<Response> | undefined;
     websocket: BunWebSocketHandler<T>;
   }): BunServer;

@@ -19,6 +19,8 @@ export const bunEntryRuntime: EntryRuntime = {
       hostname,
       // Long-lived streams (SSE, slow downloads) must not be cut by Bun's 10 s default.
       idleTimeout: 0,
+      // Bun answers 413 past 128 MiB by default; MAX_BODY_BYTES is the entry's own limit.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch(request, server) {
         const env: EntryBindings = {
           remoteAddress: server.requestIP(request)?.address ?? "",
