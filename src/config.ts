@@ -35,6 +35,8 @@ export interface EntryConfig {
   rateLimit: Tier | undefined;
   /** Named tiers and their sessions. Env TUNNEL_TIERS: JSON, or a JSON file's path. */
   tiers: TierConfig | undefined;
+  /** When set, control-plane pages and APIs (not /healthz) require it. Env DASHBOARD_TOKEN. */
+  dashboardToken: string | undefined;
 }
 
 /** Client agent settings. */
@@ -115,7 +117,8 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --drain-timeout-ms N       DRAIN_TIMEOUT_MS         on SIGTERM, time in-flight requests get (25000)
   --rate-limit-rps N         RATE_LIMIT_RPS           per-session requests/s, then 429 (off)
   --rate-limit-burst N       RATE_LIMIT_BURST         per-session burst (= rps)
-  --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)`;
+  --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)
+  --dashboard-token TOKEN    DASHBOARD_TOKEN          protect /, /metrics, /api/* (Bearer or Basic)`;
 
 /** Reads entry settings from flags and environment, validating each. */
 export function entryConfig(args: string[], env: Env): EntryConfig {
@@ -133,6 +136,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "rate-limit-rps": { type: "string" },
     "rate-limit-burst": { type: "string" },
     tiers: { type: "string" },
+    "dashboard-token": { type: "string" },
   });
   if (f.help) throw new ConfigError(ENTRY_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -161,6 +165,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     drainTimeoutMs: integer("DRAIN_TIMEOUT_MS", str("drain-timeout-ms", "DRAIN_TIMEOUT_MS"), 25_000, 0, 3_600_000),
     rateLimit: rateLimit(str("rate-limit-rps", "RATE_LIMIT_RPS"), str("rate-limit-burst", "RATE_LIMIT_BURST")),
     tiers: tierConfig(str("tiers", "TUNNEL_TIERS")),
+    dashboardToken: str("dashboard-token", "DASHBOARD_TOKEN") || undefined,
   };
 }
 

@@ -3,6 +3,9 @@ import { CONNECT_PATH, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
+import process from "node:process";
+import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
 import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
 import { RateLimits } from "./rate-limits.ts";
@@ -44,6 +47,15 @@ export interface EntryHandler {
   close(): void;
 }
 
+/** Compares two strings in time independent of where they differ. */
+function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
 /** A client pings every 5 s; an uplink silent this long is dead even if TCP has not noticed. */
 const UPLINK_SILENCE_MS = 15_000;
 
@@ -68,21 +80,65 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
+  const metrics = new MemoryMetrics();
+  const live = (): LiveSession[] =>
+    registry.all().map((session) => {
+      const uplinks = [...session.uplinks];
+      const sum = (f: (u: Uplink) => number) => uplinks.reduce((n, u) => n + f(u), 0);
+      return {
+        name: session.name,
+        uplinks: uplinks.length,
+        activeStreams: sum((u) => u.activeStreams),
+        queuedBytes: sum((u) => u.mux?.queuedBytes ?? 0),
+        bytesToVisitor: sum((u) => u.mux?.bytesIn ?? 0),
+        bytesToTarget: sum((u) => u.mux?.bytesOut ?? 0),
+        stalls: sum((u) => u.mux?.stalls ?? 0),
+      };
+    });
+
+  // Control-plane pages and APIs (not /healthz, not the uplink endpoint) may require DASHBOARD_TOKEN.
+  if (config.dashboardToken) {
+    const expected = config.dashboardToken;
+    app.use("*", async (c, next) => {
+      if (c.req.path === "/healthz" || c.req.path === CONNECT_PATH) return await next();
+      const auth = c.req.header("authorization") ?? "";
+      const bearer = auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+      let basic: string | undefined;
+      try {
+        basic = auth.startsWith("Basic ") ? atob(auth.slice(6)).split(":").slice(1).join(":") : undefined;
+      } catch {
+        basic = undefined; // not base64: treated as no credentials
+      }
+      if ((bearer ?? basic) !== undefined && timingSafeEqual(bearer ?? basic!, expected)) return await next();
+      return c.text("Unauthorized: this entry's dashboard needs DASHBOARD_TOKEN (Bearer, or Basic with any user)\n", 401, {
+        "www-authenticate": 'Basic realm="tunnel2"',
+      });
+    });
+  }
 
   app.get(CONNECT_PATH, (c) => {
-    if (deps.state.draining) return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
-    const uplink = new Uplink({ config, registry, log, publicUrl, verifier });
+    if (deps.state.draining) {
+      metrics.uplinkRejected("draining");
+      return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
+    }
+    const uplink = new Uplink({ config, registry, log, publicUrl, verifier, metrics });
     const response = c.env.upgradeUplink(uplink);
     return response ?? errorResponse(426, "Upgrade required: this is the tunnel2 uplink endpoint (WebSocket)");
   });
 
   app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
 
+  app.get("/metrics", (c) =>
+    c.body(prometheusText(metrics, live(), process.memoryUsage().rss), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+
   app.get("/api/sessions", (c) =>
     c.json({
       sessions: registry.all().map((session) => ({
         name: session.name,
         url: publicUrl(session.name),
+        lastMinute: metrics.recent(session.name),
         uplinks: [...session.uplinks].map((u) => ({
           id: u.id,
           connectedAt: new Date(u.connectedAt).toISOString(),
@@ -114,14 +170,23 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   return {
     app,
-    close: () => clearInterval(liveness),
-    fetch(request, env) {
+    close: () => {
+      clearInterval(liveness);
+      metrics.close();
+    },
+    async fetch(request, env) {
       const session = sessionFromHost(request.headers.get("host"), config.domain);
       if (session === undefined) return app.fetch(request, env);
-      return proxyRequest(request, session, env.remoteAddress, proxyDeps).catch((err) => {
+      const started = performance.now();
+      let response: Response;
+      try {
+        response = await proxyRequest(request, session, env.remoteAddress, proxyDeps);
+      } catch (err) {
         log.error("proxy failed", { session, error: (err as Error).message });
-        return errorResponse(502, `Bad gateway: session "${session}": internal error`);
-      });
+        response = errorResponse(502, `Bad gateway: session "${session}": internal error`);
+      }
+      metrics.request(session, response.status, performance.now() - started);
+      return response;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { SessionRegistry } from "./session-registry.ts";
 import type { UplinkSocketEvents } from "./entry-runtime.ts";
 import type { Logger } from "../log.ts";
 import type { SessionTokenVerifier } from "./session-token.ts";
+import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
 
 /** How long a new socket may take to say hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -31,6 +32,7 @@ export class Uplink implements UplinkSocketEvents {
   #log: Logger;
   #publicUrl: (session: string) => string;
   #verifier: SessionTokenVerifier | undefined;
+  #metrics: EntryMetrics;
   #helloSeen = false;
   /** The session a hello asked for (for logs), before it is accepted. */
   #claimed: string | undefined;
@@ -43,7 +45,9 @@ export class Uplink implements UplinkSocketEvents {
     publicUrl: (session: string) => string;
     /** Checks tokens; undefined in open development mode. */
     verifier: SessionTokenVerifier | undefined;
+    metrics: EntryMetrics;
   }) {
+    this.#metrics = deps.metrics;
     this.#verifier = deps.verifier;
     this.#config = deps.config;
     this.#registry = deps.registry;
@@ -63,7 +67,7 @@ export class Uplink implements UplinkSocketEvents {
   onOpen(socket: FrameSocket): void {
     this.#socket = socket;
     this.#helloTimer = setTimeout(() => {
-      this.#refuse(CloseCode.ProtocolError, "No hello within 10 s");
+      this.#refuse(CloseCode.ProtocolError, "No hello within 10 s", "hello_timeout");
     }, HELLO_TIMEOUT_MS);
   }
 
@@ -77,17 +81,17 @@ export class Uplink implements UplinkSocketEvents {
       const frame = decodeFrame(bytes);
       if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
       this.#helloSeen = true;
-      this.#accept(decodeHello(frame.payload)).catch((err) => this.#refuse(CloseCode.BadFrame, (err as Error).message));
+      this.#accept(decodeHello(frame.payload)).catch((err) => this.#refuse(CloseCode.BadFrame, (err as Error).message, "protocol_error"));
     } catch (err) {
       const message = err instanceof ProtocolError ? err.message : `Bad hello: ${(err as Error).message}`;
-      this.#refuse(CloseCode.BadFrame, message);
+      this.#refuse(CloseCode.BadFrame, message, "protocol_error");
     }
   }
 
   onText(): void {
     const err = new ProtocolError("Text message on an uplink");
     if (this.mux) this.mux.protocolError(err);
-    else this.#refuse(CloseCode.BadFrame, err.message);
+    else this.#refuse(CloseCode.BadFrame, err.message, "protocol_error");
   }
 
   onClose(code: number, reason: string): void {
@@ -96,6 +100,7 @@ export class Uplink implements UplinkSocketEvents {
     if (!this.mux) return;
     this.#registry.remove(this);
     this.mux.close(new Error(`uplink closed (${code}${reason ? ` ${reason}` : ""})`));
+    this.#metrics.uplinkClosed(this.session, { bytesToVisitor: this.mux.bytesIn, bytesToTarget: this.mux.bytesOut, stalls: this.mux.stalls });
     this.#log.info("uplink disconnected", { session: this.session, uplink: this.id, code, reason });
   }
 
@@ -109,16 +114,16 @@ export class Uplink implements UplinkSocketEvents {
     clearTimeout(this.#helloTimer);
     this.#claimed = hello.session.slice(0, 63);
     if (!SESSION_NAME_PATTERN.test(hello.session)) {
-      this.#refuse(CloseCode.Unauthorized, `Invalid session name: use 1-63 of a-z, 0-9 and -`);
+      this.#refuse(CloseCode.Unauthorized, `Invalid session name: use 1-63 of a-z, 0-9 and -`, "bad_session_name");
       return;
     }
     if (this.#verifier && !(await this.#verifier.verify(hello.session, hello.token))) {
-      this.#refuse(CloseCode.Unauthorized, `Invalid token for session "${hello.session}"`);
+      this.#refuse(CloseCode.Unauthorized, `Invalid token for session "${hello.session}"`, "bad_token");
       return;
     }
     if (this.#closed) return;
     if (!Number.isInteger(hello.window) || hello.window < MIN_WINDOW_BYTES || hello.window > MAX_WINDOW_BYTES) {
-      this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`);
+      this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`, "protocol_error");
       return;
     }
     const socket = this.#socket!;
@@ -128,6 +133,7 @@ export class Uplink implements UplinkSocketEvents {
       socket,
       localWindow: this.#config.windowBytes,
       peerWindow: hello.window,
+      onWriterWait: (ms) => this.#metrics.writerWait(hello.session, ms),
       onClose: (err) => {
         if (err instanceof ProtocolError) {
           this.#log.warn("uplink protocol error", { session: this.session, uplink: this.id, error: err.message });
@@ -144,7 +150,8 @@ export class Uplink implements UplinkSocketEvents {
     this.#log.info("uplink connected", { session: this.session, uplink: this.id });
   }
 
-  #refuse(code: number, reason: string): void {
+  #refuse(code: number, reason: string, why: RejectReason): void {
+    this.#metrics.uplinkRejected(why);
     clearTimeout(this.#helloTimer);
     this.#log.warn("uplink refused", { uplink: this.id, session: this.#claimed, reason });
     this.#socket?.close(code, reason.slice(0, 120));

@@ -17,13 +17,17 @@ export interface FrameSink {
 }
 
 /** Makes the writer of a new uplink. */
-export type FrameSinkFactory = (socket: FrameSocket, onError: (err: Error) => void) => FrameSink;
+export type FrameSinkFactory = (
+  socket: FrameSocket,
+  onError: (err: Error) => void,
+  onWait?: (ms: number) => void,
+) => FrameSink;
 
-let factory: FrameSinkFactory = (socket, onError) => new FrameWriter(socket, onError);
+let factory: FrameSinkFactory = (socket, onError, onWait) => new FrameWriter(socket, onError, { onWait });
 
 /** The writer every new uplink gets: the one-WritableStream {@linkcode FrameWriter}. */
-export function createFrameSink(socket: FrameSocket, onError: (err: Error) => void): FrameSink {
-  return factory(socket, onError);
+export function createFrameSink(socket: FrameSocket, onError: (err: Error) => void, onWait?: (ms: number) => void): FrameSink {
+  return factory(socket, onError, onWait);
 }
 
 /**

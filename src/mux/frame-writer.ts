@@ -5,6 +5,8 @@ import type { FrameSocket } from "./frame-socket.ts";
 export interface FrameWriterOptions {
   /** Queued bytes above which `sendData` waits (`writer.ready`). Default 512 KiB. */
   highWaterMark?: number;
+  /** Observes how long each frame waited in the queue before the sink took it (ms). */
+  onWait?: (ms: number) => void;
 }
 
 /**
@@ -32,6 +34,9 @@ export class FrameWriter {
   /** The last send asked for a drain: the next write waits for it. */
   #mustDrain = false;
   #socket: FrameSocket;
+  /** Enqueue times of frames not yet taken by the sink (only when observed). */
+  #enqueuedAt: number[] = [];
+  #timed: boolean;
   /** Messages sent, and frames in them (for the batching ratio). */
   messages = 0;
   frames = 0;
@@ -39,10 +44,13 @@ export class FrameWriter {
   constructor(socket: FrameSocket, onError: (err: Error) => void, options: FrameWriterOptions = {}) {
     this.#onError = onError;
     this.#socket = socket;
+    const onWait = options.onWait;
+    this.#timed = onWait !== undefined;
     const stream = new WritableStream<Uint8Array<ArrayBuffer>>(
       {
         write: (frame) => {
           this.#pending--;
+          if (onWait) onWait(performance.now() - this.#enqueuedAt.shift()!);
           this.#batch.push(frame);
           this.#batchBytes += frame.byteLength;
           if (this.#batchBytes >= BATCH_FLUSH_BYTES) this.#flush();
@@ -70,6 +78,7 @@ export class FrameWriter {
   send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
     this.#pending++;
+    if (this.#timed) this.#enqueuedAt.push(performance.now());
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
@@ -78,6 +87,7 @@ export class FrameWriter {
     await this.#writer.ready;
     if (this.#failed) throw this.#failed;
     this.#pending++;
+    if (this.#timed) this.#enqueuedAt.push(performance.now());
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 

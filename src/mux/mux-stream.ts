@@ -11,6 +11,8 @@ import { type StreamEvent, StreamState, transition } from "./stream-state.ts";
 /** What a stream needs from the mux that owns it. */
 export interface StreamOwner {
   readonly writer: FrameSink;
+  /** DATA payload bytes sent so far (the owner counts them). */
+  bytesOut: number;
   /** Called once when the stream reaches Closed or Reset. */
   retire(stream: MuxStream): void;
 }
@@ -97,6 +99,7 @@ export class MuxStream {
     if (this.#resetError) return;
     if (bytes.byteLength <= MAX_PAYLOAD_BYTES && bytes.byteLength <= this.#window.available) {
       this.#window.takeNow(bytes.byteLength);
+      this.#owner.bytesOut += bytes.byteLength;
       this.#owner.writer.send(encodeFrame(FrameKind.Data, Flag.EndStream, this.id, bytes));
       this.#apply("send-end");
       return;
@@ -130,6 +133,7 @@ export class MuxStream {
         while (offset < value.byteLength) {
           if (this.#resetError) throw this.#resetError;
           const n = await this.#window.take(Math.min(MAX_PAYLOAD_BYTES, value.byteLength - offset));
+          this.#owner.bytesOut += n;
           await this.#owner.writer.sendData(
             encodeFrame(FrameKind.Data, 0, this.id, value.subarray(offset, offset + n)),
           );

@@ -22,6 +22,8 @@ export interface MuxOptions {
   onGoAway?: (code: number, message: string) => void;
   /** The mux closed: `err` says why (undefined for a clean close). */
   onClose?: (err: Error | undefined) => void;
+  /** Observes how long each frame waited in the writer queue (ms). */
+  onWriterWait?: (ms: number) => void;
 }
 
 /** How many recently reset stream ids to remember, to drop their late frames. */
@@ -42,10 +44,14 @@ export class Mux implements StreamOwner {
   #lastSeen = Date.now();
   /** Set once the peer sent GoAway or we did: no new streams. */
   goingAway = false;
+  /** DATA payload bytes received and sent, and window stalls of finished streams. */
+  bytesIn = 0;
+  bytesOut = 0;
+  stalls = 0;
 
   constructor(options: MuxOptions) {
     this.#options = options;
-    this.writer = createFrameSink(options.socket, (err) => this.close(err));
+    this.writer = createFrameSink(options.socket, (err) => this.close(err), options.onWriterWait);
   }
 
   /** Streams open now. */
@@ -145,6 +151,7 @@ export class Mux implements StreamOwner {
   retire(stream: MuxStream): void {
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
+    this.stalls += stream.stalls;
     if (stream.resetError) {
       this.#recentResets.add(stream.id);
       if (this.#recentResets.size > RECENT_RESETS) {
@@ -175,6 +182,7 @@ export class Mux implements StreamOwner {
       case FrameKind.Data: {
         const stream = this.#stream(frame, true);
         if (!stream) return;
+        this.bytesIn += frame.payload.byteLength;
         stream.receiveData(frame.payload, this.#options.role === "entry");
         if (frame.flags & Flag.EndStream) stream.receiveEnd();
         return;

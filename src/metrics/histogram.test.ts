@@ -1,0 +1,27 @@
+import { describe, expect, test } from "bun:test";
+import { Histogram } from "./histogram.ts";
+
+describe("Histogram()", () => {
+  test("buckets observations and estimates quantiles within a bucket", () => {
+    const h = new Histogram([10, 20, 40]);
+    for (let i = 1; i <= 10; i++) h.observe(i); // all in ≤10
+    for (let i = 0; i < 10; i++) h.observe(15); // ≤20
+    h.observe(1000); // +Inf
+    expect(h.counts).toEqual([10, 10, 0, 1]);
+    expect(h.count).toBe(21);
+    expect(h.sum).toBe(55 + 150 + 1000);
+    expect(h.quantile(0.25)).toBeCloseTo(5.25);
+    expect(h.quantile(0.75)).toBeGreaterThan(10);
+    expect(h.quantile(0.75)).toBeLessThanOrEqual(20);
+    expect(new Histogram().quantile(0.5)).toBeNaN();
+  });
+
+  test("add() merges counts", () => {
+    const a = new Histogram([1, 2]);
+    const b = new Histogram([1, 2]);
+    a.observe(1);
+    b.observe(2);
+    a.add(b);
+    expect(a.counts).toEqual([1, 1, 0]);
+  });
+});
