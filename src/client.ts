@@ -4,7 +4,7 @@
  * (or `deno task client …`). Settings come from flags and environment.
  */
 import process from "node:process";
-import { startAgent } from "./client/agent.ts";
+import { type AgentStatus, startAgent } from "./client/agent.ts";
 import type { ClientRuntime } from "./client/client-runtime.ts";
 import { clientConfig, readConfigOrExit } from "./config.ts";
 import { createLogger } from "./log.ts";
@@ -16,13 +16,28 @@ async function loadRuntime(): Promise<ClientRuntime> {
     : (await import("./adapter/deno/target-fetch.ts")).denoClientRuntime;
 }
 
+/** A live status line on a terminal: uplinks, requests/s, p50/p99, last error. */
+function startStatusLine(status: () => AgentStatus): void {
+  const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—");
+  const timer = setInterval(() => {
+    const s = status();
+    const line = `uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s (last min) · p50 ${ms(s.p50)} · p99 ${ms(s.p99)}` +
+      ` · last error: ${s.lastError ?? "none"}`;
+    process.stdout.write(`\r\x1b[2K${line}`);
+  }, 1000);
+  (timer as { unref?: () => void }).unref?.();
+}
+
 async function main(): Promise<void> {
   const config = readConfigOrExit(() => clientConfig(process.argv.slice(2), process.env));
-  const log = createLogger();
+  const log = createLogger(config.logFormat);
   const runtime = await loadRuntime();
   const agent = startAgent(config, runtime, log, {
     onReady(url) {
-      console.log(`Forwarding ${url} -> ${config.target.origin}${config.target.pathname.replace(/\/$/, "")}`);
+      const to = `${config.target.origin}${config.target.pathname.replace(/\/$/, "")}`;
+      if (config.logFormat === "json") console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to }));
+      else console.log(`Forwarding ${url} -> ${to}`);
+      if (config.logFormat === "text" && process.stdout.isTTY) startStatusLine(() => agent.status());
     },
     onRefused(reason) {
       console.error(`Refused by the entry: ${reason}`);

@@ -37,6 +37,8 @@ export interface EntryConfig {
   tiers: TierConfig | undefined;
   /** When set, control-plane pages and APIs (not /healthz) require it. Env DASHBOARD_TOKEN. */
   dashboardToken: string | undefined;
+  /** Log lines as text or JSON. Env LOG_FORMAT, default text. */
+  logFormat: "text" | "json";
 }
 
 /** Client agent settings. */
@@ -55,6 +57,8 @@ export interface ClientConfig {
   maxConnections: number;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
   windowBytes: number;
+  /** Log lines as text or JSON. Env TUNNEL_LOG_FORMAT, default text. */
+  logFormat: "text" | "json";
 }
 
 type Env = Record<string, string | undefined>;
@@ -118,7 +122,8 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --rate-limit-rps N         RATE_LIMIT_RPS           per-session requests/s, then 429 (off)
   --rate-limit-burst N       RATE_LIMIT_BURST         per-session burst (= rps)
   --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)
-  --dashboard-token TOKEN    DASHBOARD_TOKEN          protect /, /metrics, /api/* (Bearer or Basic)`;
+  --dashboard-token TOKEN    DASHBOARD_TOKEN          protect /, /metrics, /api/* (Bearer or Basic)
+  --log-format text|json     LOG_FORMAT               log line format (text)`;
 
 /** Reads entry settings from flags and environment, validating each. */
 export function entryConfig(args: string[], env: Env): EntryConfig {
@@ -137,6 +142,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "rate-limit-burst": { type: "string" },
     tiers: { type: "string" },
     "dashboard-token": { type: "string" },
+    "log-format": { type: "string" },
   });
   if (f.help) throw new ConfigError(ENTRY_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -166,6 +172,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     rateLimit: rateLimit(str("rate-limit-rps", "RATE_LIMIT_RPS"), str("rate-limit-burst", "RATE_LIMIT_BURST")),
     tiers: tierConfig(str("tiers", "TUNNEL_TIERS")),
     dashboardToken: str("dashboard-token", "DASHBOARD_TOKEN") || undefined,
+    logFormat: logFormat(str("log-format", "LOG_FORMAT")),
   };
 }
 
@@ -208,7 +215,8 @@ export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME -
   --to URL          TUNNEL_TARGET        the local service, e.g. http://127.0.0.1:3000
   --uplinks N       TUNNEL_UPLINKS       WebSocket uplinks to open (2)
   --max-conns N     TUNNEL_MAX_CONNS     concurrent requests to the target (1024)
-  --window-bytes N  TUNNEL_WINDOW_BYTES  per-stream flow-control window (262144)`;
+  --window-bytes N  TUNNEL_WINDOW_BYTES  per-stream flow-control window (262144)
+  --log-format F    TUNNEL_LOG_FORMAT    text (with a live status line on a terminal) or json`;
 
 /** Reads client settings from flags and environment, validating each. */
 export function clientConfig(args: string[], env: Env): ClientConfig {
@@ -220,6 +228,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     uplinks: { type: "string" },
     "max-conns": { type: "string" },
     "window-bytes": { type: "string" },
+    "log-format": { type: "string" },
   });
   if (f.help) throw new ConfigError(CLIENT_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -238,5 +247,12 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     uplinks: integer("--uplinks (TUNNEL_UPLINKS)", str("uplinks", "TUNNEL_UPLINKS"), 2, 1, 64),
     maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 1024, 1, 100_000),
     windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
+    logFormat: logFormat(str("log-format", "TUNNEL_LOG_FORMAT")),
   };
+}
+
+function logFormat(raw: string | undefined): "text" | "json" {
+  if (raw === undefined || raw === "" || raw === "text") return "text";
+  if (raw === "json") return "json";
+  throw new ConfigError(`Invalid log format: ${JSON.stringify(raw)} (expected text or json)`);
 }

@@ -19,7 +19,7 @@ async function loadRuntime(): Promise<EntryRuntime> {
 
 async function main(): Promise<void> {
   const config = readConfigOrExit(() => entryConfig(process.argv.slice(2), process.env));
-  const log = createLogger();
+  const log = createLogger(config.logFormat);
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
   const state = { draining: false };

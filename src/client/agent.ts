@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { ClientRuntime } from "./client-runtime.ts";
 import { ConcurrencyLimiter } from "./concurrency-limiter.ts";
+import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { connectUrl, runUplink } from "./uplink-connection.ts";
 
 /** An uplink that served this long resets its backoff. */
@@ -21,12 +22,34 @@ export interface AgentEvents {
  * Keeps `config.uplinks` uplinks open to the entry, each reconnecting with
  * exponential backoff and full jitter when it drops.
  */
-export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Logger, events: AgentEvents): { stop(): void } {
+/** What the agent reports for a status line. */
+export interface AgentStatus {
+  uplinksUp: number;
+  uplinksWanted: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  lastError: string | undefined;
+}
+
+export function startAgent(
+  config: ClientConfig,
+  runtime: ClientRuntime,
+  log: Logger,
+  events: AgentEvents,
+): { stop(): void; status(): AgentStatus } {
+  const stats = new MemoryMetrics();
+  let uplinksUp = 0;
+  let lastError: string | undefined;
   const deps = {
     target: config.target,
     fetchTarget: runtime.createTargetFetch(config.maxConnections),
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),
+    onAnswered: (status: number, ms: number) => {
+      stats.request("client", status, ms);
+      if (status === 502) lastError = `target unreachable (${config.target.origin})`;
+    },
   };
   let stopped = false;
   let announced = false;
@@ -36,13 +59,17 @@ export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Lo
     let attempt = 0;
     while (!stopped) {
       const started = Date.now();
+      let up = false;
       const end = await runUplink(config, deps, (welcome) => {
+        up = true;
+        uplinksUp++;
         log.info("uplink connected", { uplink: index + 1, id: welcome.uplinkId });
         if (!announced) {
           announced = true;
           events.onReady(welcome.url);
         }
       });
+      if (up) uplinksUp--;
       if (stopped) return;
       if (end.code === CloseCode.Unauthorized) {
         stopped = true;
@@ -51,6 +78,7 @@ export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Lo
       }
       if (end.goAway || (end.welcomed && Date.now() - started > HEALTHY_AFTER_MS)) attempt = 0;
       const delay = backoffDelay(attempt++);
+      if (!end.goAway) lastError = `${end.welcomed ? "uplink lost" : "cannot connect"}${end.reason ? `: ${end.reason}` : ` (${end.code})`}`;
       const what = end.goAway
         ? "entry going away, opening a new uplink"
         : end.welcomed
@@ -76,7 +104,12 @@ export function startAgent(config: ClientConfig, runtime: ClientRuntime, log: Lo
   return {
     stop() {
       stopped = true;
+      stats.close();
       for (const timer of timers) clearTimeout(timer);
+    },
+    status() {
+      const recent = stats.recent("client");
+      return { uplinksUp, uplinksWanted: config.uplinks, ...recent, lastError };
     },
   };
 }

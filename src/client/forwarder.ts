@@ -17,6 +17,8 @@ export interface ForwarderDeps {
   target: URL;
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
   limiter: ConcurrencyLimiter;
+  /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
+  onAnswered?: (status: number, ms: number) => void;
 }
 
 /** The Content-Length of a response small enough to send as one frame. */
@@ -44,6 +46,7 @@ export function targetUrl(target: URL, requestTarget: string): string {
 export async function forward(stream: MuxStream, head: RequestHead, deps: ForwarderDeps): Promise<void> {
   const abort = new AbortController();
   stream.onReset = () => abort.abort();
+  const started = performance.now();
   const release = await deps.limiter.acquire();
   let longLived: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -61,6 +64,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
     } catch (err) {
       if (!abort.signal.aborted) {
         stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
+        deps.onAnswered?.(502, performance.now() - started);
       }
       return;
     }
@@ -81,10 +85,12 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
         return;
       }
       stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bytes.byteLength === 0);
+      deps.onAnswered?.(response.status, performance.now() - started);
       if (bytes.byteLength > 0) await stream.sendWhole(bytes);
       return;
     }
     stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bodyless);
+    deps.onAnswered?.(response.status, performance.now() - started);
     if (bodyless) {
       response.body?.cancel().catch(() => {});
       return;
