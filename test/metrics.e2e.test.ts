@@ -1,7 +1,7 @@
 /** End to end: /metrics, /api/sessions and DASHBOARD_TOKEN on a real entry. */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { startTarget } from "./helpers/target-server.ts";
-import { startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 
 const target = startTarget();
@@ -9,9 +9,9 @@ const targetUrl = `http://127.0.0.1:${target.port}`;
 afterEach(() => stopAll());
 afterAll(() => target.stop());
 
-describe("metrics", () => {
+describe.each(["bun", "deno"] as Runtime[])("metrics, entry on %s", (runtime) => {
   test("/metrics counts requests, statuses, bytes and uplinks per session; no tokens or paths", async () => {
-    const entry = await startEntry("bun", { RATE_LIMIT_RPS: "1000", RATE_LIMIT_BURST: "1000" });
+    const entry = await startEntry(runtime, { RATE_LIMIT_RPS: "1000", RATE_LIMIT_BURST: "1000" });
     await startClient("bun", entry, "counted", targetUrl, ["--token", "do-not-leak"]);
     for (let i = 0; i < 20; i++) await (await visit(entry.port, "counted", `/echo?secret-path-${i}`)).arrayBuffer();
     await (await visit(entry.port, "counted", "/status?code=204")).arrayBuffer();
@@ -32,7 +32,7 @@ describe("metrics", () => {
   });
 
   test("DASHBOARD_TOKEN protects the control plane but not /healthz or the data plane", async () => {
-    const entry = await startEntry("bun", { DASHBOARD_TOKEN: "let-me-in" });
+    const entry = await startEntry(runtime, { DASHBOARD_TOKEN: "let-me-in" });
     await startClient("bun", entry, "guarded", targetUrl);
     const base = `http://127.0.0.1:${entry.port}`;
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
