@@ -1,13 +1,11 @@
 import { FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
-import { endToEndList } from "../protocol/end-to-end-headers.ts";
+import { endToEndList, isBodyless } from "../protocol/end-to-end-headers.ts";
 import type { HeaderList, RequestHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 
-/** Statuses whose responses never carry a body. */
-const NO_BODY_STATUS = new Set([204, 205, 304]);
 
 /** A response still streaming this long after its head gives up its slot. */
 const LONG_LIVED_MS = 1000;
@@ -72,7 +70,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       response.body?.cancel().catch(() => {});
       return;
     }
-    const bodyless = head.method === "HEAD" || NO_BODY_STATUS.has(response.status) || response.body === null;
+    const bodyless = isBodyless(head.method, response.status) || response.body === null;
     const headers = endToEndList(response.headers);
     const length = bodyless ? undefined : smallLength(headers);
     if (length !== undefined) {

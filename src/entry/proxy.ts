@@ -1,5 +1,5 @@
 import { MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
-import { endToEndHeaders } from "../protocol/end-to-end-headers.ts";
+import { endToEndHeaders, isBodyless } from "../protocol/end-to-end-headers.ts";
 import type { RequestHead, ResponseHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
@@ -11,8 +11,6 @@ import type { SessionRegistry } from "./session-registry.ts";
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
 
-/** Statuses whose responses never carry a body. */
-const NO_BODY_STATUS = new Set([204, 205, 304]);
 
 /** A plain-text error answer from the entry itself. */
 export function errorResponse(status: number, message: string): Response {
@@ -137,7 +135,7 @@ export async function proxyRequest(
   }
 
   const headers = new Headers(head.headers);
-  const bodyless = request.method === "HEAD" || NO_BODY_STATUS.has(head.status);
+  const bodyless = isBodyless(request.method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});
     return new Response(null, { status: head.status, headers });

@@ -50,3 +50,11 @@ export function endToEndList(headers: HeaderList, drop: readonly string[] = []):
     return !HOP_BY_HOP.has(lower) && !named.has(lower) && !lower.startsWith("proxy-");
   });
 }
+
+/** Statuses whose responses never carry a body. */
+const NO_BODY_STATUS = new Set([204, 205, 304]);
+
+/** Whether a response to `method` with `status` carries no body (HEAD, 204, 205, 304). */
+export function isBodyless(method: string, status: number): boolean {
+  return method === "HEAD" || NO_BODY_STATUS.has(status);
+}
