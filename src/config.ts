@@ -39,6 +39,8 @@ export interface EntryConfig {
   dashboardToken: string | undefined;
   /** Log lines as text or JSON. Env LOG_FORMAT, default text. */
   logFormat: "text" | "json";
+  /** Count requests and time the writer queue (for /metrics and the dashboard). Env TUNNEL_METRICS, default on. */
+  metrics: boolean;
 }
 
 /** Client agent settings. */
@@ -123,7 +125,8 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --rate-limit-burst N       RATE_LIMIT_BURST         per-session burst (= rps)
   --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)
   --dashboard-token TOKEN    DASHBOARD_TOKEN          protect /, /metrics, /api/* (Bearer or Basic)
-  --log-format text|json     LOG_FORMAT               log line format (text)`;
+  --log-format text|json     LOG_FORMAT               log line format (text)
+  --metrics on|off           TUNNEL_METRICS           count requests for /metrics and the dashboard (on)`;
 
 /** Reads entry settings from flags and environment, validating each. */
 export function entryConfig(args: string[], env: Env): EntryConfig {
@@ -143,6 +146,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     tiers: { type: "string" },
     "dashboard-token": { type: "string" },
     "log-format": { type: "string" },
+    metrics: { type: "string" },
   });
   if (f.help) throw new ConfigError(ENTRY_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -173,7 +177,15 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     tiers: tierConfig(str("tiers", "TUNNEL_TIERS")),
     dashboardToken: str("dashboard-token", "DASHBOARD_TOKEN") || undefined,
     logFormat: logFormat(str("log-format", "LOG_FORMAT")),
+    metrics: onOff("TUNNEL_METRICS", str("metrics", "TUNNEL_METRICS"), true),
   };
+}
+
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "on") return true;
+  if (raw === "off") return false;
+  throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected on or off)`);
 }
 
 function optionalInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {

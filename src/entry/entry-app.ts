@@ -4,7 +4,9 @@ import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import process from "node:process";
+import { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
 import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
@@ -79,6 +81,14 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     state: deps.state,
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
   };
+  const proxyOrBadGateway = async (request: Request, session: string, env: EntryBindings): Promise<Response> => {
+    try {
+      return await proxyRequest(request, session, env.remoteAddress, proxyDeps);
+    } catch (err) {
+      log.error("proxy failed", { session, error: (err as Error).message });
+      return errorResponse(502, `Bad gateway: session "${session}": internal error`);
+    }
+  };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
   const metrics = new MemoryMetrics();
   const live = (): LiveSession[] =>
@@ -150,6 +160,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       })),
     }));
 
+  const feed = new DashboardFeed(metrics, live, () => process.memoryUsage().rss);
+  const endFeeds = addDashboardRoutes(app, feed);
+  const feedTimer = setInterval(() => feed.tick(), 1000);
+  (feedTimer as { unref?: () => void }).unref?.();
+
   app.notFound((c) => c.text(`Not found: ${c.req.path}\n`, 404));
   app.onError((err, c) => {
     log.error("request failed", { path: c.req.path, error: err.message });
@@ -172,19 +187,16 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     app,
     close: () => {
       clearInterval(liveness);
+      clearInterval(feedTimer);
+      endFeeds();
       metrics.close();
     },
     async fetch(request, env) {
       const session = sessionFromHost(request.headers.get("host"), config.domain);
       if (session === undefined) return app.fetch(request, env);
+      if (!config.metrics) return await proxyOrBadGateway(request, session, env);
       const started = performance.now();
-      let response: Response;
-      try {
-        response = await proxyRequest(request, session, env.remoteAddress, proxyDeps);
-      } catch (err) {
-        log.error("proxy failed", { session, error: (err as Error).message });
-        response = errorResponse(502, `Bad gateway: session "${session}": internal error`);
-      }
+      const response = await proxyOrBadGateway(request, session, env);
       metrics.request(session, response.status, performance.now() - started);
       return response;
     },

@@ -133,7 +133,7 @@ export class Uplink implements UplinkSocketEvents {
       socket,
       localWindow: this.#config.windowBytes,
       peerWindow: hello.window,
-      onWriterWait: (ms) => this.#metrics.writerWait(hello.session, ms),
+      onWriterWait: this.#config.metrics ? (ms) => this.#metrics.writerWait(hello.session, ms) : undefined,
       onClose: (err) => {
         if (err instanceof ProtocolError) {
           this.#log.warn("uplink protocol error", { session: this.session, uplink: this.id, error: err.message });

@@ -1,4 +1,4 @@
-import { Histogram } from "./histogram.ts";
+import { Histogram, WAIT_BUCKETS_MS } from "./histogram.ts";
 
 /** Why an uplink was refused: a small fixed set, so labels stay bounded. */
 export type RejectReason = "bad_token" | "bad_session_name" | "protocol_error" | "hello_timeout" | "draining";
@@ -68,7 +68,7 @@ export class MemoryMetrics implements EntryMetrics {
         closedBytesToVisitor: 0,
         closedBytesToTarget: 0,
         closedStalls: 0,
-        writerWait: new Histogram(),
+        writerWait: new Histogram(WAIT_BUCKETS_MS),
         recent: [],
       };
       this.#sessions.set(session, c);

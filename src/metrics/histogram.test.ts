@@ -24,4 +24,17 @@ describe("Histogram()", () => {
     a.add(b);
     expect(a.counts).toEqual([1, 1, 0]);
   });
+
+  test("since() is what was observed after a copy", () => {
+    const h = new Histogram([1, 2]);
+    h.observe(1);
+    const before = h.copy();
+    h.observe(2);
+    h.observe(5);
+    const delta = h.since(before);
+    expect(delta.counts).toEqual([0, 1, 1]);
+    expect(delta.count).toBe(2);
+    expect(delta.sum).toBe(7);
+    expect(before.count).toBe(1);
+  });
 });

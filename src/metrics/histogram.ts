@@ -1,6 +1,9 @@
 /** Upper bounds (ms) of the latency buckets: 1 ms to 30 s. */
 export const LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
+/** Upper bounds (ms) for queue waits, which are mostly well under 1 ms: 10 µs to 30 s. */
+export const WAIT_BUCKETS_MS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, ...LATENCY_BUCKETS_MS];
+
 /** A cumulative-ready histogram with fixed buckets, as Prometheus exposes them. */
 export class Histogram {
   readonly bounds: readonly number[];
@@ -27,6 +30,22 @@ export class Histogram {
     for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i];
     this.sum += other.sum;
     this.count += other.count;
+  }
+
+  /** A copy of the counts as they are now. */
+  copy(): Histogram {
+    const h = new Histogram(this.bounds);
+    h.add(this);
+    return h;
+  }
+
+  /** The observations made since `earlier`, a copy of this histogram taken before. */
+  since(earlier: Histogram): Histogram {
+    const h = new Histogram(this.bounds);
+    for (let i = 0; i < h.counts.length; i++) h.counts[i] = this.counts[i] - earlier.counts[i];
+    h.sum = this.sum - earlier.sum;
+    h.count = this.count - earlier.count;
+    return h;
   }
 
   /** Estimated quantile (0..1), linear within the bucket; NaN when empty. */

@@ -1,0 +1,98 @@
+import type { Hono } from "hono";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { DashboardFeed } from "../metrics/dashboard-feed.ts";
+
+/** A static file of the dashboard: where it is and what it is served as. */
+interface Asset {
+  url: URL;
+  type: string;
+}
+
+const require = createRequire(import.meta.url);
+
+function uplotAsset(file: string): URL | undefined {
+  try {
+    return new URL(`file://${require.resolve(`uplot/dist/${file}`)}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Served under /dashboard/: our page's files, and uPlot from its npm package (no CDN, no build). */
+const ASSETS: Record<string, Asset | undefined> = {
+  "dashboard.js": { url: new URL("./dashboard/dashboard.js", import.meta.url), type: "text/javascript; charset=utf-8" },
+  "dashboard.css": { url: new URL("./dashboard/dashboard.css", import.meta.url), type: "text/css; charset=utf-8" },
+  "uPlot.iife.min.js": { url: uplotAsset("uPlot.iife.min.js")!, type: "text/javascript; charset=utf-8" },
+  "uPlot.min.css": { url: uplotAsset("uPlot.min.css")!, type: "text/css; charset=utf-8" },
+};
+const PAGE: Asset = { url: new URL("./dashboard/index.html", import.meta.url), type: "text/html; charset=utf-8" };
+
+/** Bytes a dashboard may leave unread (the history of 100 busy sessions is ~5 MB) before its feed is cut; its browser reconnects. */
+const MAX_UNREAD_FEED_BYTES = 16 * 1024 * 1024;
+
+const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+
+function serveAsset(asset: Asset | undefined, name: string): Response {
+  if (!asset?.url) {
+    return new Response(`Dashboard file ${name} is missing: run \`npm ci\` (uPlot comes from node_modules)\n`, { status: 500 });
+  }
+  let bytes = cache.get(asset.url.href);
+  if (!bytes) {
+    try {
+      bytes = new Uint8Array(readFileSync(asset.url));
+    } catch (err) {
+      return new Response(`Dashboard file ${name} cannot be read: ${(err as Error).message}\n`, { status: 500 });
+    }
+    cache.set(asset.url.href, bytes);
+  }
+  return new Response(bytes, { headers: { "content-type": asset.type, "cache-control": "no-cache" } });
+}
+
+/**
+ * The live dashboard: the page at `/`, its files under `/dashboard/`, and
+ * `/api/live`, a server-sent-events feed (the last minutes first, then one
+ * point a second). Returns a function that ends every open feed.
+ */
+export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: DashboardFeed): () => void {
+  const open = new Set<() => void>();
+  app.get("/", () => serveAsset(PAGE, "index.html"));
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+  app.get("/dashboard/:file", (c) => {
+    const name = c.req.param("file");
+    return Object.hasOwn(ASSETS, name) ? serveAsset(ASSETS[name], name) : c.text(`Not found: ${c.req.path}\n`, 404);
+  });
+  app.get("/api/live", () => {
+    const encoder = new TextEncoder();
+    let end = () => {};
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+        const leave = feed.subscribe((point) => {
+          if ((controller.desiredSize ?? 0) <= 0) return end();
+          send("point", point);
+        });
+        end = () => {
+          leave();
+          open.delete(end);
+          try {
+            controller.close();
+          } catch {
+            // already closed or cancelled
+          }
+        };
+        open.add(end);
+        send("history", feed.history());
+      },
+      cancel() {
+        end();
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_UNREAD_FEED_BYTES }));
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
+    });
+  });
+  return () => {
+    for (const end of [...open]) end();
+  };
+}

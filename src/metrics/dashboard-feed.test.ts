@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { DashboardFeed, HISTORY_SECONDS } from "./dashboard-feed.ts";
+import { MemoryMetrics } from "./entry-metrics.ts";
+import type { LiveSession } from "./prometheus-text.ts";
+
+function liveSession(name: string, bytesToVisitor: number): LiveSession {
+  return { name, uplinks: 2, activeStreams: 3, queuedBytes: 100, bytesToVisitor, bytesToTarget: 0, stalls: 0 };
+}
+
+describe("DashboardFeed", () => {
+  test("each tick reports the rates and quantiles of the time since the last one", () => {
+    const metrics = new MemoryMetrics();
+    let bytes = 0;
+    const feed = new DashboardFeed(metrics, () => [liveSession("a", bytes)], () => 42);
+    try {
+      metrics.request("a", 200, 3);
+      feed.tick(1_000); // first sight of the session: no rates yet
+      for (let i = 0; i < 10; i++) metrics.request("a", 200, 4);
+      metrics.request("a", 502, 4);
+      metrics.writerWait("a", 0.5);
+      bytes = 2048;
+      const second = feed.tick(3_000); // two seconds later
+      const a = second.sessions[0];
+      expect(a.rps).toBe(5.5);
+      expect(a.errors).toBe(0.5);
+      expect(a.p50).toBeGreaterThan(2.5);
+      expect(a.p50).toBeLessThanOrEqual(5);
+      expect(a.waitP99).toBeLessThanOrEqual(1);
+      expect(a.toVisitorBps).toBe(1024);
+      expect(a).toMatchObject({ uplinks: 2, streams: 3, queueBytes: 100 });
+      expect(second.rssBytes).toBe(42);
+      const quiet = feed.tick(4_000).sessions[0];
+      expect(quiet.rps).toBe(0);
+      expect(quiet.p99).toBeNull();
+    } finally {
+      metrics.close();
+    }
+  });
+
+  test("keeps a bounded history and hands new points to subscribers until they leave", () => {
+    const metrics = new MemoryMetrics();
+    const feed = new DashboardFeed(metrics, () => [], () => 0);
+    try {
+      const seen: number[] = [];
+      const leave = feed.subscribe((p) => seen.push(p.t));
+      feed.tick(1_000);
+      leave();
+      feed.tick(2_000);
+      expect(seen).toEqual([1_000]);
+      for (let i = 0; i < HISTORY_SECONDS + 5; i++) feed.tick(3_000 + i * 1000);
+      expect(feed.history().length).toBe(HISTORY_SECONDS);
+      expect(feed.history().at(-1)!.sessions).toEqual([]);
+    } finally {
+      metrics.close();
+    }
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * Headless Chromium from the system (Debian `chromium`), driven by
+ * playwright-core. Never a downloaded browser: without one, tests skip.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+
+/** The Chromium binary, or undefined when none is installed. */
+export const chromiumPath: string | undefined = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"]
+  .find((p): p is string => !!p && existsSync(p));
+
+export const NO_CHROMIUM_MESSAGE = "SKIPPED: no Chromium found (install Debian's `chromium`, or set CHROMIUM_PATH); browser tests did not run";
+
+/** Where tests leave screenshots (gitignored). */
+export const ARTIFACTS = join(import.meta.dir, "..", "artifacts");
+
+/** Opens a fresh headless browser profile; close it when done. */
+export async function openBrowser(): Promise<BrowserContext> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunnel2-chromium-")), {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
