@@ -96,3 +96,20 @@ export async function rssMiB(pid: number): Promise<number> {
 }
 
 export { stopAll };
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** Runs bench/metrics-micro.ts under `runtime`: the metrics' own work per request, in ns. */
+export async function metricsWorkPerRequestNs(runtime: Runtime): Promise<number> {
+  const proc = Bun.spawn(run(runtime, "bench/metrics-micro.ts"), { stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(proc.stdout).text();
+  if ((await proc.exited) !== 0) throw new Error(`bench/metrics-micro.ts failed under ${runtime}`);
+  return JSON.parse(out).perRequestNs;
+}

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FrameKind } from "../protocol/constants.ts";
 import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import type { FrameSocket } from "./frame-socket.ts";
-import { FrameWriter } from "./frame-writer.ts";
+import { FrameWriter, WAIT_SAMPLE_EVERY } from "./frame-writer.ts";
 
 /** A socket that models Bun's server socket: -1 under backpressure, drops past a limit. */
 class SlowSocket implements FrameSocket {
@@ -99,5 +99,15 @@ describe("FrameWriter()", () => {
     const waiting = writer.sendData(numbered(2, 64));
     writer.abort(new Error("gone"));
     await expect(waiting).rejects.toThrow("gone");
+  });
+
+  test("times the queue wait of one frame in WAIT_SAMPLE_EVERY", async () => {
+    const waits: number[] = [];
+    const socket = new SlowSocket(1 << 20, 1 << 30, 1 << 20);
+    const writer = new FrameWriter(socket, () => {}, { onWait: (ms) => waits.push(ms) });
+    for (let i = 0; i < WAIT_SAMPLE_EVERY * 3; i++) writer.send(encodeFrame(FrameKind.Data, 0, 1, new Uint8Array(10)));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(waits.length).toBe(3);
+    for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(0);
   });
 });

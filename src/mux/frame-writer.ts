@@ -5,9 +5,12 @@ import type { FrameSocket } from "./frame-socket.ts";
 export interface FrameWriterOptions {
   /** Queued bytes above which `sendData` waits (`writer.ready`). Default 512 KiB. */
   highWaterMark?: number;
-  /** Observes how long each frame waited in the queue before the sink took it (ms). */
+  /** Observes how long frames wait in the queue before the sink takes them (ms), one frame in {@linkcode WAIT_SAMPLE_EVERY}. */
   onWait?: (ms: number) => void;
 }
+
+/** Queue waits are timed for one frame in this many: a uniform sample of the wait, at a fraction of the clock reads. */
+export const WAIT_SAMPLE_EVERY = 16;
 
 /**
  * The one writer of an uplink. Every frame goes through the internal queue of
@@ -34,9 +37,12 @@ export class FrameWriter {
   /** The last send asked for a drain: the next write waits for it. */
   #mustDrain = false;
   #socket: FrameSocket;
-  /** Enqueue times of frames not yet taken by the sink (only when observed). */
+  /** Enqueue times of the sampled frames not yet taken by the sink (only when observed). */
   #enqueuedAt: number[] = [];
   #timed: boolean;
+  /** Frames queued and frames taken, counted to pick the sampled ones (only when observed). */
+  #queuedCount = 0;
+  #takenCount = 0;
   /** Messages sent, and frames in them (for the batching ratio). */
   messages = 0;
   frames = 0;
@@ -50,7 +56,7 @@ export class FrameWriter {
       {
         write: (frame) => {
           this.#pending--;
-          if (onWait) onWait(performance.now() - this.#enqueuedAt.shift()!);
+          if (onWait && this.#takenCount++ % WAIT_SAMPLE_EVERY === 0) onWait(performance.now() - this.#enqueuedAt.shift()!);
           this.#batch.push(frame);
           this.#batchBytes += frame.byteLength;
           if (this.#batchBytes >= BATCH_FLUSH_BYTES) this.#flush();
@@ -78,7 +84,7 @@ export class FrameWriter {
   send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
     this.#pending++;
-    if (this.#timed) this.#enqueuedAt.push(performance.now());
+    if (this.#timed && this.#queuedCount++ % WAIT_SAMPLE_EVERY === 0) this.#enqueuedAt.push(performance.now());
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
@@ -87,7 +93,7 @@ export class FrameWriter {
     await this.#writer.ready;
     if (this.#failed) throw this.#failed;
     this.#pending++;
-    if (this.#timed) this.#enqueuedAt.push(performance.now());
+    if (this.#timed && this.#queuedCount++ % WAIT_SAMPLE_EVERY === 0) this.#enqueuedAt.push(performance.now());
     this.#writer.write(frame).catch((err) => this.#fail(err));
   }
 
