@@ -6,6 +6,7 @@ import { Mux } from "../mux/mux.ts";
 import { WebSocketFrameSocket } from "../mux/web-socket-frame-socket.ts";
 import type { ClientConfig } from "../config.ts";
 import type { UplinkWebSocket } from "./client-runtime.ts";
+import { forwardWebSocket } from "./websocket-forwarder.ts";
 import { forward, type ForwarderDeps } from "./forwarder.ts";
 
 /** How an uplink ended. */
@@ -105,7 +106,7 @@ export function runUplink(
           localWindow: config.windowBytes,
           peerWindow: welcome.window,
           onStream: (stream, head) => {
-            forward(stream, head, deps).catch(() => {});
+            (head.websocket ? forwardWebSocket(stream, head, deps) : forward(stream, head, deps)).catch(() => {});
           },
           onClose: (err) => {
             if (err instanceof ProtocolError) finish(CloseCode.BadFrame, `Protocol error: ${err.message}`);

@@ -16,6 +16,8 @@ export async function drainEntry(deps: {
 }): Promise<number> {
   const { registry, state, log } = deps;
   state.draining = true;
+  // WebSockets never finish by themselves: tell their visitors to reconnect elsewhere (1001).
+  for (const socket of [...(state.webSockets ?? [])]) socket.goAway();
   const uplinks = registry.all().flatMap((s) => [...s.uplinks]);
   for (const uplink of uplinks) uplink.mux?.goAway(GoAwayCode.Draining, "Entry is shutting down");
   const inFlight = () => uplinks.reduce((n, u) => n + u.activeStreams, 0);

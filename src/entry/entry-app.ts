@@ -14,6 +14,7 @@ import { RateLimits } from "./rate-limits.ts";
 import { SessionTokenVerifier } from "./session-token.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import { Uplink } from "./uplink.ts";
+import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -81,9 +82,12 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     state: deps.state,
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
   };
+  deps.state.webSockets ??= new Set();
   const proxyOrBadGateway = async (request: Request, session: string, env: EntryBindings): Promise<Response> => {
     try {
-      return await proxyRequest(request, session, env.remoteAddress, proxyDeps);
+      return isWebSocketUpgrade(request)
+        ? await proxyWebSocket(request, session, env, proxyDeps)
+        : await proxyRequest(request, session, env.remoteAddress, proxyDeps);
     } catch (err) {
       log.error("proxy failed", { session, error: (err as Error).message });
       return errorResponse(502, `Bad gateway: session "${session}": internal error`);

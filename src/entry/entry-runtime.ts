@@ -10,12 +10,44 @@ export interface UplinkSocketEvents {
   onClose(code: number, reason: string): void;
 }
 
+/** A visitor's WebSocket on the entry, whichever runtime made it. */
+export interface VisitorSocket {
+  /**
+   * Sends one message: text for a string, binary for bytes. Returns `false`
+   * when the socket's buffer is past its mark: await `drained()` before more.
+   * Throws if the socket is closed or dropped the message.
+   */
+  send(data: string | Uint8Array<ArrayBuffer>): boolean;
+  /** Resolves once the socket's buffer is low again (or the socket closed). */
+  drained(): Promise<void>;
+  close(code?: number, reason?: string): void;
+}
+
+/** What a runtime adapter tells the entry about a visitor's WebSocket. */
+export interface VisitorSocketEvents {
+  onOpen(socket: VisitorSocket): void;
+  /** One message: a string for text, bytes for binary (valid during the call only). */
+  onMessage(data: string | Uint8Array): void;
+  onClose(code: number, reason: string): void;
+}
+
+/** How to complete a visitor's WebSocket upgrade. */
+export interface VisitorUpgrade {
+  /** The subprotocol the target chose, if any. */
+  protocol: string | undefined;
+  /** Other headers of the target's 101 worth passing on (Set-Cookie). */
+  headers: [string, string][];
+  events: VisitorSocketEvents;
+}
+
 /** Per-request bindings the adapter hands the Hono app (its `c.env`). */
 export interface EntryBindings {
   /** The visitor's address, for X-Forwarded-For. */
   remoteAddress: string;
   /** Upgrades this request to an uplink WebSocket; undefined if not an upgrade. */
   upgradeUplink(events: UplinkSocketEvents): Response | undefined;
+  /** Completes this request's WebSocket upgrade for a visitor; undefined if it is not a valid upgrade. */
+  upgradeVisitor(upgrade: VisitorUpgrade): Response | undefined;
 }
 
 /** A running server. */

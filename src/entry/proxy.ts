@@ -7,6 +7,7 @@ import type { EntryConfig } from "../config.ts";
 import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { RateDecision, RateLimits } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
+import type { Uplink } from "./uplink.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
@@ -71,6 +72,8 @@ export interface ProxyDeps {
 export interface EntryState {
   /** Set on SIGTERM/SIGINT: no new requests or uplinks. */
   draining: boolean;
+  /** Visitors' WebSockets passed through, closed with 1001 when the entry drains. */
+  webSockets?: Set<{ goAway(): void }>;
 }
 
 /** The 429 answer, with Retry-After and RateLimit-* headers. */
@@ -90,13 +93,12 @@ function tooManyRequests(session: string, decision: RateDecision): Response {
   });
 }
 
-/** Forwards one visitor request through the session's uplink and streams the answer back. */
-export async function proxyRequest(
-  request: Request,
-  session: string,
-  remoteAddress: string,
-  deps: ProxyDeps,
-): Promise<Response> {
+/**
+ * The checks every visitor request passes before it gets a stream: draining,
+ * a connected client, the rate limit, the body limit, the stream limit.
+ * Returns the uplink to use, or the answer that refuses the request.
+ */
+export function admit(request: Request, session: string, deps: ProxyDeps): Uplink | Response {
   if (deps.state.draining) {
     return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
   }
@@ -115,6 +117,31 @@ export async function proxyRequest(
   if (deps.registry.activeStreams(session) >= deps.config.maxStreamsPerSession) {
     return errorResponse(503, `Service unavailable: session "${session}" has too many requests in flight`);
   }
+  return uplink;
+}
+
+/** Waits for a stream's response head (within the head deadline); the error answer if it fails. */
+export async function awaitResponseHead(stream: MuxStream, request: Request, session: string, deps: ProxyDeps): Promise<ResponseHead | Response> {
+  const waiting = deps.deadlines.track(stream, request.signal);
+  try {
+    return await stream.responseHead;
+  } catch (err) {
+    return failureResponse(err, session);
+  } finally {
+    waiting.settle();
+  }
+}
+
+/** Forwards one visitor request through the session's uplink and streams the answer back. */
+export async function proxyRequest(
+  request: Request,
+  session: string,
+  remoteAddress: string,
+  deps: ProxyDeps,
+): Promise<Response> {
+  const uplink = admit(request, session, deps);
+  if (uplink instanceof Response) return uplink;
+  const maxBody = deps.config.maxBodyBytes;
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
   let stream: MuxStream;
   try {
@@ -123,19 +150,19 @@ export async function proxyRequest(
     return failureResponse(err, session);
   }
   if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel, maxBody);
-  const waiting = deps.deadlines.track(stream, request.signal);
-
-  let head: ResponseHead;
-  try {
-    head = await stream.responseHead;
-  } catch (err) {
-    return failureResponse(err, session);
-  } finally {
-    waiting.settle();
+  const head = await awaitResponseHead(stream, request, session, deps);
+  if (head instanceof Response) return head;
+  if (head.status === 101) {
+    stream.reset(ResetCode.ProtocolError, "101 answer to a request that is not a WebSocket upgrade");
+    return errorResponse(502, `Bad gateway: session "${session}" answered 101 to a plain request`);
   }
+  return await visitorResponse(stream, request.method, head, session);
+}
 
+/** The visitor's answer from a response head and the stream's body. */
+export async function visitorResponse(stream: MuxStream, method: string, head: ResponseHead, session: string): Promise<Response> {
   const headers = new Headers(head.headers);
-  const bodyless = isBodyless(request.method, head.status);
+  const bodyless = isBodyless(method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});
     return new Response(null, { status: head.status, headers });

@@ -129,16 +129,7 @@ export class MuxStream {
           this.reset(ResetCode.TooLarge, `Body over the limit of ${maxBytes} bytes`);
           throw this.#resetError;
         }
-        let offset = 0;
-        while (offset < value.byteLength) {
-          if (this.#resetError) throw this.#resetError;
-          const n = await this.#window.take(Math.min(MAX_PAYLOAD_BYTES, value.byteLength - offset));
-          this.#owner.bytesOut += n;
-          await this.#owner.writer.sendData(
-            encodeFrame(FrameKind.Data, 0, this.id, value.subarray(offset, offset + n)),
-          );
-          offset += n;
-        }
+        await this.sendBytes(value);
       }
       if (this.#resetError) throw this.#resetError;
       this.sendEnd();
@@ -151,6 +142,22 @@ export class MuxStream {
       }
     } finally {
       reader.releaseLock();
+    }
+  }
+
+  /**
+   * Sends bytes of the body as DATA frames of at most 64 KiB within the send
+   * window; resolves once they are queued. Callers keep their writes in order.
+   * Rejects with the reset error once the stream is reset.
+   */
+  async sendBytes(value: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < value.byteLength) {
+      if (this.#resetError) throw this.#resetError;
+      const n = await this.#window.take(Math.min(MAX_PAYLOAD_BYTES, value.byteLength - offset));
+      this.#owner.bytesOut += n;
+      await this.#owner.writer.sendData(encodeFrame(FrameKind.Data, 0, this.id, value.subarray(offset, offset + n)));
+      offset += n;
     }
   }
 

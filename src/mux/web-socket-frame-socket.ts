@@ -4,7 +4,7 @@ import type { FrameSocket } from "./frame-socket.ts";
 export interface SendingWebSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  send(data: Uint8Array<ArrayBuffer>): void;
+  send(data: Uint8Array<ArrayBuffer> | string): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -20,7 +20,8 @@ export interface WebSocketFrameSocketOptions {
 }
 
 /**
- * A {@linkcode FrameSocket} over a standard `WebSocket`. Such sockets never
+ * A {@linkcode FrameSocket} over a standard `WebSocket` (also the entry's
+ * visitor sockets on Deno). Such sockets never
  * drop a message but have no drain event, so {@linkcode drained} polls the
  * live `bufferedAmount`; the gap between the two marks keeps polls rare.
  */
@@ -36,11 +37,11 @@ export class WebSocketFrameSocket implements FrameSocket {
     this.#low = options.lowWater ?? 1024 * 1024;
   }
 
-  send(frame: Uint8Array<ArrayBuffer>): boolean {
-    if (this.#ws.readyState !== 1) throw new Error("Uplink closed: cannot send");
+  send(frame: Uint8Array<ArrayBuffer> | string): boolean {
+    if (this.#ws.readyState !== 1) throw new Error("WebSocket closed: cannot send");
     this.#ws.send(frame);
     // Reading bufferedAmount costs a syscall in Bun: look only every 64 KiB sent.
-    this.#unchecked += frame.byteLength;
+    this.#unchecked += typeof frame === "string" ? frame.length * 3 : frame.byteLength;
     if (this.#unchecked < CHECK_EVERY_BYTES) return true;
     this.#unchecked = 0;
     return this.#ws.bufferedAmount < this.#high;
@@ -52,7 +53,7 @@ export class WebSocketFrameSocket implements FrameSocket {
     }
   }
 
-  close(code: number, reason: string): void {
+  close(code?: number, reason?: string): void {
     try {
       this.#ws.close(code, reason);
     } catch {

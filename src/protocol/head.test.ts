@@ -44,6 +44,15 @@ describe("request and response heads", () => {
     expect(() => decodeResponseHead(bytes({ status: 99, headers: [] }))).toThrow(ProtocolError);
     expect(() => decodeResponseHead(bytes({ status: 200.5, headers: [] }))).toThrow(ProtocolError);
     expect(() => decodeResponseHead(bytes({ status: "200", headers: [] }))).toThrow(ProtocolError);
+    expect(() => decodeResponseHead(bytes({ status: 100, headers: [] }))).toThrow(ProtocolError);
+  });
+
+  test("WebSocket streams: the request flag and the 101 answer", () => {
+    const head = { method: "GET", target: "/ws", headers: [], websocket: true };
+    expect(decodeRequestHead(bytes(head))).toEqual(head);
+    expect(decodeRequestHead(bytes({ ...head, websocket: false })).websocket).toBeUndefined();
+    expect(() => decodeRequestHead(bytes({ ...head, websocket: "yes" }))).toThrow(ProtocolError);
+    expect(decodeResponseHead(bytes({ status: 101, headers: [["sec-websocket-protocol", "chat"]] })).status).toBe(101);
   });
 
   test("hello needs its fields", () => {

@@ -10,6 +10,8 @@ export interface RequestHead {
   /** Path and query exactly as the visitor sent them (origin-form). */
   target: string;
   headers: HeaderList;
+  /** The visitor asked for a WebSocket: the client opens one to the target and answers 101 once it is accepted. */
+  websocket?: boolean;
 }
 
 /** What a ResponseHead frame carries. */
@@ -70,13 +72,16 @@ export function decodeRequestHead(payload: Uint8Array): RequestHead {
   if (typeof o.target !== "string" || !o.target.startsWith("/") || /[\s\0]/.test(o.target)) {
     throw new ProtocolError("Malformed request head: bad target");
   }
-  return { method: o.method, target: o.target, headers: checkHeaders(o.headers, "request head") };
+  if (o.websocket !== undefined && typeof o.websocket !== "boolean") throw new ProtocolError("Malformed request head: bad websocket flag");
+  const head: RequestHead = { method: o.method, target: o.target, headers: checkHeaders(o.headers, "request head") };
+  if (o.websocket) head.websocket = true;
+  return head;
 }
 
 /** Decodes and validates a ResponseHead payload. */
 export function decodeResponseHead(payload: Uint8Array): ResponseHead {
   const o = parseJson(payload, "response head");
-  if (typeof o.status !== "number" || !Number.isInteger(o.status) || o.status < 200 || o.status > 599) {
+  if (typeof o.status !== "number" || !Number.isInteger(o.status) || (o.status < 200 && o.status !== 101) || o.status > 599) {
     throw new ProtocolError("Malformed response head: bad status");
   }
   return { status: o.status, headers: checkHeaders(o.headers, "response head") };

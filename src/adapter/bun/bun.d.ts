@@ -5,14 +5,14 @@ export interface BunServerWebSocket<T> {
   data: T;
   readyState: number;
   /** Bytes sent, -1 when queued under backpressure, 0 when dropped. */
-  send(data: Uint8Array, compress?: boolean): number;
+  send(data: Uint8Array | string, compress?: boolean): number;
   getBufferedAmount(): number;
   close(code?: number, reason?: string): void;
 }
 
 export interface BunServer {
   port: number;
-  upgrade<T>(request: Request, options: { data: T }): boolean;
+  upgrade<T>(request: Request, options: { data: T; headers?: HeadersInit }): boolean;
   requestIP(request: Request): { address: string } | null;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }

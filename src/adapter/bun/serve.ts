@@ -1,12 +1,12 @@
-import type { EntryBindings, EntryRuntime, ServerHandle, UplinkSocketEvents } from "../../entry/entry-runtime.ts";
-import { MAX_MESSAGE_BYTES } from "../../protocol/constants.ts";
+import type { EntryBindings, EntryRuntime, ServerHandle, UplinkSocketEvents, VisitorSocketEvents } from "../../entry/entry-runtime.ts";
+import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../protocol/websocket-records.ts";
 import type { BunGlobal, BunServerWebSocket } from "./bun.d.ts";
 import { BunServerFrameSocket } from "./server-frame-socket.ts";
 
-interface SocketData {
-  events: UplinkSocketEvents;
-  socket?: BunServerFrameSocket;
-}
+/** What each server WebSocket carries: an uplink, or a visitor's socket passed through. */
+type SocketData =
+  | { kind: "uplink"; events: UplinkSocketEvents; socket?: BunServerFrameSocket }
+  | { kind: "visitor"; events: VisitorSocketEvents; socket?: BunServerFrameSocket };
 
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
@@ -25,27 +25,37 @@ export const bunEntryRuntime: EntryRuntime = {
         const env: EntryBindings = {
           remoteAddress: server.requestIP(request)?.address ?? "",
           upgradeUplink(events) {
-            const ok = server.upgrade<SocketData>(request, { data: { events } });
+            const ok = server.upgrade<SocketData>(request, { data: { kind: "uplink", events } });
             // Bun answers the upgrade itself; the returned Response is ignored.
+            return ok ? new Response(null) : undefined;
+          },
+          upgradeVisitor({ protocol, headers, events }) {
+            const answer = new Headers(headers);
+            if (protocol) answer.set("sec-websocket-protocol", protocol);
+            const ok = server.upgrade<SocketData>(request, { data: { kind: "visitor", events }, headers: answer });
             return ok ? new Response(null) : undefined;
           },
         };
         return fetch(request, env);
       },
       websocket: {
-        maxPayloadLength: MAX_MESSAGE_BYTES,
-        // Far above the writer's 1 MiB drain mark: Bun drops messages past it.
-        backpressureLimit: 64 * 1024 * 1024,
+        // Visitors' messages may be large; uplink messages are held to 256 KiB by the mux.
+        maxPayloadLength: MAX_WEBSOCKET_MESSAGE_BYTES,
+        // Far above the 1 MiB drain mark plus one largest message: Bun drops messages past it.
+        backpressureLimit: 2 * MAX_WEBSOCKET_MESSAGE_BYTES,
         closeOnBackpressureLimit: true,
         idleTimeout: 120,
         perMessageDeflate: false,
         open(ws) {
-          ws.data.socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>);
-          ws.data.events.onOpen(ws.data.socket);
+          const socket = new BunServerFrameSocket(ws as BunServerWebSocket<unknown>);
+          ws.data.socket = socket;
+          ws.data.events.onOpen(socket);
         },
         message(ws, message) {
-          if (typeof message === "string") ws.data.events.onText();
-          else ws.data.events.onMessage(message);
+          const data = ws.data;
+          if (data.kind === "visitor") data.events.onMessage(message);
+          else if (typeof message === "string") data.events.onText();
+          else data.events.onMessage(message);
         },
         drain(ws) {
           ws.data.socket?.wake();

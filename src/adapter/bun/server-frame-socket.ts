@@ -1,11 +1,13 @@
 import type { FrameSocket } from "../../mux/frame-socket.ts";
+import type { VisitorSocket } from "../../entry/entry-runtime.ts";
 import type { BunServerWebSocket } from "./bun.d.ts";
 
 /** Buffered bytes past which the writer waits for a drain. */
 const HIGH_WATER = 1024 * 1024;
 
 /**
- * A {@linkcode FrameSocket} over Bun's server WebSocket.
+ * A {@linkcode FrameSocket} (uplinks) or {@linkcode VisitorSocket} (visitors'
+ * WebSockets) over Bun's server WebSocket.
  *
  * Bun's `send()` returns -1 when it queued the message under backpressure and
  * 0 when it dropped it (past `backpressureLimit`). The writer is told to wait
@@ -13,7 +15,7 @@ const HIGH_WATER = 1024 * 1024;
  * limit (set far above it) is never reached; a 0 fails the uplink rather than
  * losing a frame silently.
  */
-export class BunServerFrameSocket implements FrameSocket {
+export class BunServerFrameSocket implements FrameSocket, VisitorSocket {
   #ws: BunServerWebSocket<unknown>;
   #backpressured = false;
   #drain: PromiseWithResolvers<void> | undefined;
@@ -23,12 +25,14 @@ export class BunServerFrameSocket implements FrameSocket {
     this.#ws = ws;
   }
 
-  send(message: Uint8Array<ArrayBuffer>): boolean {
-    if (this.#closed) throw new Error("Uplink closed: cannot send");
+  send(message: Uint8Array<ArrayBuffer> | string): boolean {
+    if (this.#closed) throw new Error("WebSocket closed: cannot send");
     const status = this.#ws.send(message);
-    if (status === 0) {
-      this.#ws.close(1011, "Frame dropped under backpressure");
-      throw new Error("Uplink dropped a frame: backpressure limit reached");
+    // 0 means dropped, except for an empty message, of which 0 bytes were sent.
+    const empty = typeof message === "string" ? message.length === 0 : message.byteLength === 0;
+    if (status === 0 && !empty) {
+      this.#ws.close(1011, "Message dropped under backpressure");
+      throw new Error("WebSocket dropped a message: backpressure limit reached");
     }
     if (status === -1) this.#backpressured = true;
     return !this.#backpressured && this.#ws.getBufferedAmount() < HIGH_WATER;
@@ -42,7 +46,7 @@ export class BunServerFrameSocket implements FrameSocket {
     return this.#drain.promise;
   }
 
-  close(code: number, reason: string): void {
+  close(code?: number, reason?: string): void {
     this.#ws.close(code, reason);
   }
 

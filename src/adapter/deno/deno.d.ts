@@ -15,7 +15,7 @@ export interface DenoGlobal {
     options: { port: number; hostname: string; onListen?: () => void },
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
-  upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
+  upgradeWebSocket(request: Request, options?: { idleTimeout?: number; protocol?: string }): { socket: WebSocket; response: Response };
 }
 
 export interface DenoConn {

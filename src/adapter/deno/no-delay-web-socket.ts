@@ -1,58 +1,11 @@
 import type { UplinkWebSocket } from "../../client/client-runtime.ts";
 import type { DenoConn, DenoNet } from "./deno.d.ts";
+import { acceptKey, concat, encodeClientFrame, indexOfCrlfCrlf, Opcode } from "../../protocol/rfc6455.ts";
 
 const Deno = (globalThis as unknown as { Deno: DenoNet }).Deno;
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** Largest message accepted from the entry. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
-
-const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
-
-/** XORs `data` in place with a 4-byte mask, a word at a time where aligned. */
-function applyMask(data: Uint8Array, mask: Uint8Array): void {
-  let i = 0;
-  const head = Math.min(data.byteLength, (4 - (data.byteOffset % 4)) % 4);
-  for (; i < head; i++) data[i] ^= mask[i & 3];
-  const words = (data.byteLength - i) >>> 2;
-  if (words > 0) {
-    const rotated = new Uint8Array(4);
-    for (let k = 0; k < 4; k++) rotated[k] = mask[(i + k) & 3];
-    const key = new Uint32Array(rotated.buffer)[0];
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= key;
-    i += words * 4;
-  }
-  for (; i < data.byteLength; i++) data[i] ^= mask[i & 3];
-}
-
-/** One client frame: FIN set, masked as RFC 6455 requires of clients. */
-function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  const n = payload.byteLength;
-  const lengthBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
-  const out = new Uint8Array(2 + lengthBytes + 4 + n);
-  out[0] = 0x80 | opcode;
-  if (lengthBytes === 0) out[1] = 0x80 | n;
-  else if (lengthBytes === 2) {
-    out[1] = 0x80 | 126;
-    out[2] = n >>> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  const mask = out.subarray(2 + lengthBytes, 6 + lengthBytes);
-  crypto.getRandomValues(mask);
-  const body = out.subarray(6 + lengthBytes);
-  body.set(payload);
-  applyMask(body, mask);
-  return out;
-}
-
-async function acceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
-  return btoa(String.fromCharCode(...new Uint8Array(digest)));
-}
 
 /**
  * A WebSocket client over a TCP connection with Nagle's algorithm off.
@@ -223,18 +176,4 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     }
     this.onclose?.({ code, reason });
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
-  return out;
-}
-
-function indexOfCrlfCrlf(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.byteLength; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
-  }
-  return -1;
 }

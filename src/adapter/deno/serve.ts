@@ -23,6 +23,30 @@ export const denoEntryRuntime: EntryRuntime = {
           socket.onclose = (event: CloseEvent) => events.onClose(event.code, event.reason);
           return response;
         },
+        upgradeVisitor({ protocol, headers, events }) {
+          if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
+          let upgraded;
+          try {
+            upgraded = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 120 });
+          } catch {
+            return undefined; // not a valid WebSocket handshake
+          }
+          const { socket, response } = upgraded;
+          for (const [name, value] of headers) {
+            try {
+              response.headers.append(name, value);
+            } catch {
+              break; // immutable headers: cookies from the target's 101 are not passed on
+            }
+          }
+          socket.binaryType = "arraybuffer";
+          socket.onopen = () => events.onOpen(new WebSocketFrameSocket(socket, { highWater: 1024 * 1024, lowWater: 256 * 1024 }));
+          socket.onmessage = (event: MessageEvent) => {
+            events.onMessage(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
+          };
+          socket.onclose = (event: CloseEvent) => events.onClose(event.code, event.reason);
+          return response;
+        },
       };
       return fetch(request, env);
     });

@@ -1,0 +1,91 @@
+import { FrameKind, ResetCode } from "../protocol/constants.ts";
+import type { RequestHead } from "../protocol/head.ts";
+import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from "../protocol/websocket-records.ts";
+import type { MuxStream } from "../mux/mux-stream.ts";
+import { type ForwarderDeps, targetUrl } from "./forwarder.ts";
+import { openTargetWebSocket, type TargetWebSocket } from "./target-web-socket.ts";
+
+/** The target's WebSocket URL for a request: same path and query, ws: or wss:. */
+export function targetWebSocketUrl(target: URL, requestTarget: string): URL {
+  const url = new URL(targetUrl(target, requestTarget));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url;
+}
+
+/**
+ * Forwards a visitor's WebSocket (a stream flagged `websocket`) to the target:
+ * opens a WebSocket there with the visitor's headers, answers 101 with the
+ * chosen subprotocol (or the target's refusal, or a reset when it cannot be
+ * reached), then carries messages both ways as records until either side
+ * closes. The target is read only as fast as the stream's window allows.
+ */
+export async function forwardWebSocket(stream: MuxStream, head: RequestHead, deps: ForwarderDeps): Promise<void> {
+  const abort = new AbortController();
+  stream.onReset = () => abort.abort();
+  const started = performance.now();
+  let opened;
+  try {
+    opened = await openTargetWebSocket(targetWebSocketUrl(deps.target, head.target), head.headers, abort.signal);
+  } catch (err) {
+    if (!abort.signal.aborted) {
+      stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
+      deps.onAnswered?.(502, performance.now() - started);
+    }
+    return;
+  }
+  if (!opened.accepted) {
+    const { status, headers, body } = opened;
+    stream.sendHead(FrameKind.ResponseHead, { status, headers: [...headers, ["content-length", String(body.byteLength)]] }, body.byteLength === 0);
+    if (body.byteLength > 0) await stream.sendWhole(body as Uint8Array<ArrayBuffer>);
+    deps.onAnswered?.(status, performance.now() - started);
+    return;
+  }
+  const socket = opened.socket;
+  if (abort.signal.aborted) {
+    socket.destroy();
+    return;
+  }
+  stream.sendHead(FrameKind.ResponseHead, { status: 101, headers: opened.headers }, false);
+  deps.onAnswered?.(101, performance.now() - started);
+  // The stream ended abnormally (visitor lost, uplink lost): the target is told the other side went away.
+  stream.onReset = () => socket.close(1001, "Visitor went away");
+  let closeSent = false;
+  socket.start({
+    onMessage: (text, data) =>
+      closeSent ? undefined : stream.sendBytes(encodeRecord(text ? RecordKind.Text : RecordKind.Binary, data)).catch(() => {}),
+    onClose: (code, reason) => {
+      if (closeSent) return;
+      closeSent = true;
+      stream.sendBytes(encodeClose(code, reason)).then(() => stream.sendEnd(), () => {});
+    },
+  });
+  await pumpToTarget(stream, socket);
+}
+
+/** Entry → target: records to messages, each awaiting the socket's drain. */
+async function pumpToTarget(stream: MuxStream, socket: TargetWebSocket): Promise<void> {
+  const parser = new RecordParser();
+  const reader = stream.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (const record of parser.push(value)) {
+        if (record.kind === RecordKind.Close) {
+          const { code, reason } = decodeClose(record.payload);
+          socket.close(code, reason);
+        } else {
+          await socket.send(record.kind === RecordKind.Text, record.payload);
+        }
+      }
+    }
+  } catch (err) {
+    if (!stream.resetError) {
+      // A record that makes no sense: end this WebSocket, not the uplink.
+      stream.reset(ResetCode.ProtocolError, (err as Error).message);
+      socket.close(1011, "Tunnel protocol error");
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}

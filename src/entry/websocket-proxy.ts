@@ -1,0 +1,191 @@
+import { ResetCode } from "../protocol/constants.ts";
+import {
+  decodeClose,
+  encodeClose,
+  encodeRecord,
+  MAX_WEBSOCKET_MESSAGE_BYTES,
+  RecordKind,
+  RecordParser,
+} from "../protocol/websocket-records.ts";
+import type { MuxStream } from "../mux/mux-stream.ts";
+import { StreamResetError } from "../mux/stream-reset-error.ts";
+import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "./entry-runtime.ts";
+import { admit, awaitResponseHead, errorResponse, type ProxyDeps, requestHead, visitorResponse } from "./proxy.ts";
+
+/**
+ * Bytes of a visitor's messages the entry holds while the target reads
+ * slower than the visitor sends (WebSocket servers cannot pause a reader).
+ * Past it the visitor's socket is closed with 1008.
+ */
+const MAX_UNSENT_BYTES = MAX_WEBSOCKET_MESSAGE_BYTES + 16 * 1024 * 1024;
+
+/** Whether a request asks for a WebSocket (RFC 6455 §4.1). */
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.method === "GET" && request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/**
+ * Carries a visitor's WebSocket to the session's client: a stream whose head
+ * is flagged `websocket`; the client opens a WebSocket to the target and
+ * answers 101 (with the chosen subprotocol) or the target's refusal. Only
+ * after a 101 is the visitor's upgrade completed.
+ */
+export async function proxyWebSocket(request: Request, session: string, env: EntryBindings, deps: ProxyDeps): Promise<Response> {
+  const uplink = admit(request, session, deps);
+  if (uplink instanceof Response) return uplink;
+  const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme), websocket: true };
+  let stream: MuxStream;
+  try {
+    stream = uplink.mux!.open(head, false);
+  } catch (err) {
+    return errorResponse(502, `Bad gateway: session "${session}": ${(err as Error).message}`);
+  }
+  const answer = await awaitResponseHead(stream, request, session, deps);
+  if (answer instanceof Response) return answer;
+  if (answer.status !== 101) {
+    // The target refused the WebSocket: the visitor gets its answer as is.
+    stream.sendEnd();
+    return await visitorResponse(stream, request.method, answer, session);
+  }
+  const bridge = new WebSocketBridge(stream, deps.state.webSockets);
+  const response = env.upgradeVisitor({
+    protocol: answer.headers.find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1],
+    headers: answer.headers.filter(([name]) => name.toLowerCase() === "set-cookie"),
+    events: bridge,
+  });
+  if (!response) {
+    stream.reset(ResetCode.Cancel, "The visitor's WebSocket upgrade failed");
+    return errorResponse(400, "Bad request: not a valid WebSocket handshake");
+  }
+  return response;
+}
+
+/**
+ * Joins a visitor's WebSocket and its stream: the visitor's messages become
+ * records on the stream, the client's records become messages to the
+ * visitor, sent only as fast as the visitor's socket drains (so credit, and
+ * the target's reading, wait for a slow visitor and for no one else).
+ */
+export class WebSocketBridge implements VisitorSocketEvents {
+  #stream: MuxStream;
+  #socket: VisitorSocket | undefined;
+  #registry: Set<{ goAway(): void }> | undefined;
+  /** Sends to the stream, kept in order. */
+  #sending: Promise<void> = Promise.resolve();
+  #unsentBytes = 0;
+  /** A close went (or was cut short) toward the client: send nothing more. */
+  #closeSent = false;
+  /** The visitor's socket is closed or closing. */
+  #visitorClosed = false;
+
+  constructor(stream: MuxStream, registry: Set<{ goAway(): void }> | undefined) {
+    this.#stream = stream;
+    this.#registry = registry;
+  }
+
+  onOpen(socket: VisitorSocket): void {
+    this.#socket = socket;
+    this.#registry?.add(this);
+    if (this.#stream.resetError) return this.#closeVisitor(1011, "The tunnel lost the target");
+    this.#stream.onReset = (err) => this.#closeVisitor(1011, closeReason(err));
+    this.#pumpToVisitor(socket).catch(() => {});
+  }
+
+  onMessage(data: string | Uint8Array): void {
+    if (this.#closeSent) return;
+    const record = typeof data === "string" ? encodeRecord(RecordKind.Text, data) : encodeRecord(RecordKind.Binary, data);
+    this.#unsentBytes += record.byteLength;
+    if (this.#unsentBytes > MAX_UNSENT_BYTES) {
+      this.#closeVisitor(1008, "Sending faster than the target reads");
+      this.#stream.reset(ResetCode.Cancel, "Visitor sent faster than the target reads");
+      return;
+    }
+    this.#toStream(record);
+  }
+
+  onClose(code: number, reason: string): void {
+    this.#visitorClosed = true;
+    this.#registry?.delete(this);
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    if (code === 1006) {
+      // Gone without a close handshake: nothing to pass on but the loss.
+      this.#stream.reset(ResetCode.Cancel, "Visitor's WebSocket lost");
+      return;
+    }
+    this.#toStream(encodeClose(code, reason));
+    this.#sending = this.#sending.then(() => this.#stream.sendEnd());
+  }
+
+  /** The entry is draining: close with 1001 Going Away. */
+  goAway(): void {
+    this.#closeVisitor(1001, "Tunnel entry is shutting down");
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#toStream(encodeClose(1001, "Tunnel entry is shutting down"));
+      this.#sending = this.#sending.then(() => this.#stream.sendEnd());
+    }
+  }
+
+  #toStream(record: Uint8Array<ArrayBuffer>): void {
+    this.#sending = this.#sending
+      .then(() => this.#stream.sendBytes(record))
+      .then(() => {
+        this.#unsentBytes -= record.byteLength;
+      })
+      .catch(() => {}); // a reset stream closes the visitor through onReset
+  }
+
+  /** Client → visitor: records to messages, waiting for the visitor's socket to drain. */
+  async #pumpToVisitor(socket: VisitorSocket): Promise<void> {
+    const parser = new RecordParser();
+    const reader = this.#stream.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const record of parser.push(value)) {
+          if (this.#visitorClosed) continue;
+          if (record.kind === RecordKind.Close) {
+            const { code, reason } = decodeClose(record.payload);
+            this.#closeVisitor(code, reason);
+            continue;
+          }
+          const data = record.kind === RecordKind.Text
+            ? new TextDecoder().decode(record.payload)
+            : record.payload as Uint8Array<ArrayBuffer>;
+          if (!socket.send(data)) await socket.drained();
+        }
+      }
+      // The client's side ended: with a close record (handled) or without one.
+      this.#closeVisitor(1000, "");
+    } catch (err) {
+      if (err instanceof StreamResetError) this.#closeVisitor(1011, closeReason(err));
+      else {
+        // A record that makes no sense, or the visitor's socket failed.
+        this.#stream.reset(ResetCode.ProtocolError, (err as Error).message);
+        this.#closeVisitor(1011, "The tunnel could not carry this WebSocket");
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  #closeVisitor(code: number, reason: string): void {
+    if (this.#visitorClosed) return;
+    this.#visitorClosed = true;
+    this.#registry?.delete(this);
+    try {
+      // 1005 (no status) and 1006 (abnormal) cannot be sent: close without a code, or as an error.
+      if (code === 1005) this.#socket?.close();
+      else this.#socket?.close(code === 1006 ? 1011 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A short close reason for a stream that ended with an error. */
+function closeReason(err: StreamResetError): string {
+  return err.message.includes("uplink") ? "Tunnel uplink lost" : `Tunnel stream ended: ${err.message}`.slice(0, 120);
+}
