@@ -101,6 +101,8 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
           reject(err);
         };
         const done = () => {
+          // Paused between reads: a flowing socket with no listener would drop what arrives meanwhile.
+          socket.pause();
           socket.off("data", onData);
           socket.off("end", onEnd);
           socket.off("error", onError);
@@ -108,6 +110,7 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
         socket.on("data", onData);
         socket.once("end", onEnd);
         socket.once("error", onError);
+        socket.resume();
       });
     while ((headEnd = indexOfCrlfCrlf(buffer)) === -1) {
       if (ended) throw new Error("Connection closed during the WebSocket handshake");
@@ -159,14 +162,14 @@ export class TargetWebSocket {
   constructor(socket: Socket, initial: Uint8Array<ArrayBuffer>) {
     this.#socket = socket;
     this.#received.push(initial);
-    socket.pause();
   }
 
   /** Starts delivering messages and the close. */
   start(events: TargetSocketEvents): void {
     this.#events = events;
     this.#socket.on("data", (chunk: Uint8Array) => {
-      this.#received.push(chunk);
+      // Copied: chunks stay queued until their message is whole, and a runtime may reuse a chunk's buffer.
+      this.#received.push(new Uint8Array(chunk)); // (Buffer#slice would be a view)
       this.#drainBuffer();
     });
     this.#socket.on("close", () => this.#finish(1006, "Target connection lost"));

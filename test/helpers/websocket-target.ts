@@ -4,19 +4,24 @@
  * as `close:CODE:REASON`; it picks the first offered subprotocol in
  * `chat`, `superchat`; `/refuse` answers 403 with a body; `/cookie` echoes
  * the Cookie, Origin and X-Forwarded-Host it got as its first message;
- * `/page` serves an HTML page that opens `/echo` over WebSocket (for browsers).
+ * `/page` serves an HTML page that opens `/echo` over WebSocket (for browsers);
+ * `/flood?mib=N` sends N binary messages of 1 MiB as fast as the socket drains.
  */
 import type { Server, ServerWebSocket } from "bun";
 
 interface SocketInfo {
   path: string;
+  query: URLSearchParams;
   headers: Record<string, string>;
+  pump?: () => void;
 }
 
 export interface WebSocketTarget {
   port: number;
   /** Close codes and reasons the target's sockets saw, by path. */
   closes: { code: number; reason: string }[];
+  /** MiB the /flood sockets have handed to their socket so far. */
+  flooded: { mib: number };
   stop(): void;
 }
 
@@ -31,6 +36,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>ws page</title><pre id
 
 export function startWebSocketTarget(): WebSocketTarget {
   const closes: { code: number; reason: string }[] = [];
+  const flooded = { mib: 0 };
+  const mebibyte = new Uint8Array(1024 * 1024).fill(7);
   const server: Server<SocketInfo> = Bun.serve<SocketInfo>({
     port: 0,
     hostname: "127.0.0.1",
@@ -41,7 +48,7 @@ export function startWebSocketTarget(): WebSocketTarget {
       const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
       const chosen = offered.find((p) => p === "chat" || p === "superchat");
       const ok = server.upgrade(request, {
-        data: { path: url.pathname, headers: Object.fromEntries(request.headers) },
+        data: { path: url.pathname, query: url.searchParams, headers: Object.fromEntries(request.headers) },
         headers: chosen ? { "sec-websocket-protocol": chosen } : {},
       });
       return ok ? undefined : new Response("expected a WebSocket", { status: 426 });
@@ -50,6 +57,17 @@ export function startWebSocketTarget(): WebSocketTarget {
       maxPayloadLength: 64 * 1024 * 1024,
       backpressureLimit: 256 * 1024 * 1024,
       open(ws: ServerWebSocket<SocketInfo>) {
+        if (ws.data.path === "/flood") {
+          let left = Number(ws.data.query.get("mib") ?? 1);
+          ws.data.pump = () => {
+            while (left > 0 && ws.readyState === 1 && ws.getBufferedAmount() < 1024 * 1024) {
+              ws.send(mebibyte);
+              left--;
+              flooded.mib++;
+            }
+          };
+          ws.data.pump();
+        }
         if (ws.data.path === "/cookie") {
           const h = ws.data.headers;
           ws.send(JSON.stringify({ cookie: h.cookie, origin: h.origin, forwardedHost: h["x-forwarded-host"], host: h.host }));
@@ -63,10 +81,13 @@ export function startWebSocketTarget(): WebSocketTarget {
         }
         ws.send(message);
       },
+      drain(ws: ServerWebSocket<SocketInfo>) {
+        ws.data.pump?.();
+      },
       close(_ws, code, reason) {
         closes.push({ code, reason });
       },
     },
   });
-  return { port: server.port!, closes, stop: () => server.stop(true) };
+  return { port: server.port!, closes, flooded, stop: () => server.stop(true) };
 }
