@@ -327,6 +327,43 @@ export async function metricsCost(o: ScenarioOptions): Promise<ScenarioResult> {
   };
 }
 
+/** 8. WebSocket echo: small messages, one in flight per socket, directly and through the tunnel. */
+export async function wsEcho(o: ScenarioOptions): Promise<ScenarioResult> {
+  const seconds = o.quick ? 3 : 10;
+  const sockets = [1, 50];
+  const target = await startTarget();
+  const rows: Record<string, unknown>[] = [];
+  const systems: (() => Promise<System>)[] = [async () => direct(target.port), ...o.runtimes.map((rt) => () => startTunnel(rt, target.port))];
+  for (const make of systems) {
+    const system = await make();
+    for (const n of sockets) {
+      const proc = Bun.spawn([process.execPath, "run", "bench/ws-echo-load.ts", system.url.replace(/^http/, "ws") + "/ws", system.host, String(n), String(seconds), "64"], {
+        stdout: "pipe",
+        stderr: "inherit",
+      });
+      const result = JSON.parse(await new Response(proc.stdout).text());
+      rows.push({ system: system.name, sockets: n, ...result });
+    }
+    await system.stop();
+  }
+  await stopAll();
+  const get = (name: string, n: number) => rows.find((r) => r.system === name && r.sockets === n) as { rate: number } | undefined;
+  const directRate = get("target directly", 50)!.rate;
+  const checks = o.runtimes.map((rt) => {
+    const rate = get(`tunnel2 ${rt}`, 50)?.rate ?? 0;
+    return { target: `tunnel2 ${rt}: WebSocket echo at 50 sockets, no errors (for the record: share of direct)`, measured: `${rpsText(rate)} msg/s = ${fmt(rate / directRate, 2)}× direct (${rpsText(directRate)})`, met: rate > 0 && rows.every((r) => r.errors === 0) };
+  });
+  return {
+    name: "ws-echo",
+    rows,
+    checks,
+    table: table(
+      ["system", "sockets", "echoes/s", "p50 ms", "p99 ms", "errors"],
+      rows.map((r) => [r.system as string, r.sockets as number, rpsText(r.rate as number), fmt(r.p50 as number, 2), fmt(r.p99 as number, 2), r.errors as number]),
+    ),
+  };
+}
+
 export const SCENARIOS = {
   origin,
   throughput,
@@ -335,5 +372,6 @@ export const SCENARIOS = {
   "head-of-line": headOfLine,
   memory,
   "metrics-cost": metricsCost,
+  "ws-echo": wsEcho,
 } as const;
 export type ScenarioName = keyof typeof SCENARIOS;

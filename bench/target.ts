@@ -4,6 +4,7 @@
  *   /delay?ms=N  "ok" after N ms (the origin analysis's 40 ms backend)
  *   /bytes?n=N   N bytes, streamed in 64 KiB chunks
  *   /upload      reads the body, answers its length
+ *   /ws          WebSocket echo
  */
 const port = Number(process.env.PORT ?? 0);
 const chunk = new Uint8Array(64 * 1024).fill(120);
@@ -12,9 +13,11 @@ const server = Bun.serve({
   hostname: "127.0.0.1",
   idleTimeout: 0,
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  async fetch(req) {
+  async fetch(req, server) {
     const url = new URL(req.url);
     switch (url.pathname) {
+      case "/ws":
+        return server.upgrade(req) ? undefined : new Response("expected a WebSocket", { status: 426 });
       case "/delay":
         await Bun.sleep(Number(url.searchParams.get("ms") ?? 40));
         return new Response("ok");
@@ -37,6 +40,12 @@ const server = Bun.serve({
       default:
         return new Response("ok");
     }
+  },
+  websocket: {
+    maxPayloadLength: 64 * 1024 * 1024,
+    message(ws, message) {
+      ws.send(message);
+    },
   },
 });
 console.log(`target listening on ${server.port}`);
