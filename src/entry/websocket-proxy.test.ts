@@ -1,0 +1,120 @@
+import { describe, expect, test } from "bun:test";
+import { FrameKind } from "../protocol/constants.ts";
+import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser, type WebSocketRecord } from "../protocol/websocket-records.ts";
+import { memorySocketPair } from "../mux/_memory-socket-pair.ts";
+import { Mux } from "../mux/mux.ts";
+import type { MuxStream } from "../mux/mux-stream.ts";
+import { StreamResetError } from "../mux/stream-reset-error.ts";
+import type { VisitorSocket } from "./entry-runtime.ts";
+import { WebSocketBridge } from "./websocket-proxy.ts";
+
+const WINDOW = 256 * 1024;
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+/** A visitor socket that records what it was sent and how it was closed. */
+class FakeVisitor implements VisitorSocket {
+  sent: (string | Uint8Array)[] = [];
+  closed: { code?: number; reason?: string } | undefined;
+  full = false;
+  #drain: PromiseWithResolvers<void> | undefined;
+  send(data: string | Uint8Array<ArrayBuffer>): boolean {
+    this.sent.push(data);
+    return !this.full;
+  }
+  drained(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    this.#drain ??= Promise.withResolvers<void>();
+    return this.#drain.promise;
+  }
+  empty(): void {
+    this.full = false;
+    this.#drain?.resolve();
+    this.#drain = undefined;
+  }
+  close(code?: number, reason?: string): void {
+    this.closed = { code, reason };
+  }
+}
+
+/** An entry-side bridge on a live in-memory mux; the client side's stream is handed back. */
+async function bridged() {
+  const [entrySocket, clientSocket] = memorySocketPair();
+  let clientStream!: MuxStream;
+  const entry = new Mux({ role: "entry", socket: entrySocket, localWindow: WINDOW, peerWindow: WINDOW });
+  const client = new Mux({
+    role: "client",
+    socket: clientSocket,
+    localWindow: WINDOW,
+    peerWindow: WINDOW,
+    onStream: (stream) => {
+      clientStream = stream;
+      stream.sendHead(FrameKind.ResponseHead, { status: 101, headers: [] }, false);
+    },
+  });
+  entrySocket.onMessage = (b) => entry.receive(b);
+  clientSocket.onMessage = (b) => client.receive(b);
+  const stream = entry.open({ method: "GET", target: "/ws", headers: [], websocket: true }, false);
+  await stream.responseHead;
+  const sockets = new Set<{ goAway(): void }>();
+  const bridge = new WebSocketBridge(stream, sockets);
+  const visitor = new FakeVisitor();
+  bridge.onOpen(visitor);
+  const records: WebSocketRecord[] = [];
+  const parser = new RecordParser();
+  const reading = (async () => {
+    for await (const chunk of clientStream.body) records.push(...parser.push(chunk));
+  })().catch(() => {});
+  return { bridge, visitor, clientStream, records, reading, sockets, stream };
+}
+
+describe("WebSocketBridge", () => {
+  test("visitor messages become records in order; the close follows them with End", async () => {
+    const { bridge, records, reading } = await bridged();
+    bridge.onMessage("hello");
+    bridge.onMessage(new Uint8Array([1, 2, 3]));
+    bridge.onMessage("");
+    bridge.onClose(4000, "bye");
+    await reading;
+    expect(records.map((r) => r.kind)).toEqual([RecordKind.Text, RecordKind.Binary, RecordKind.Text, RecordKind.Close]);
+    expect(new TextDecoder().decode(records[0].payload)).toBe("hello");
+    expect([...records[1].payload]).toEqual([1, 2, 3]);
+    expect(decodeClose(records[3].payload)).toEqual({ code: 4000, reason: "bye" });
+  });
+
+  test("the client's records reach the visitor, waiting while its socket is full, then its close", async () => {
+    const { visitor, clientStream } = await bridged();
+    visitor.full = true;
+    await clientStream.sendBytes(encodeRecord(RecordKind.Text, "one"));
+    await clientStream.sendBytes(encodeRecord(RecordKind.Binary, new Uint8Array([9])));
+    await tick(20);
+    expect(visitor.sent).toEqual(["one"]); // held back until the socket drains
+    visitor.empty();
+    await clientStream.sendBytes(encodeClose(4321, "target says bye"));
+    clientStream.sendEnd();
+    await tick(20);
+    expect(visitor.sent).toEqual(["one", new Uint8Array([9])]);
+    expect(visitor.closed).toEqual({ code: 4321, reason: "target says bye" });
+  });
+
+  test("a visitor sending far ahead of the target is closed with 1008", async () => {
+    const { bridge, visitor, stream } = await bridged();
+    const mebibyte = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < 100 && !visitor.closed; i++) bridge.onMessage(mebibyte);
+    expect(visitor.closed?.code).toBe(1008);
+    await tick(10);
+    expect(stream.resetError).toBeDefined();
+  });
+
+  test("a lost uplink closes the visitor with 1011; draining closes it with 1001", async () => {
+    const lost = await bridged();
+    lost.stream.fail(new StreamResetError(1, "uplink closed"));
+    expect(lost.visitor.closed?.code).toBe(1011);
+
+    const draining = await bridged();
+    expect(draining.sockets.size).toBe(1);
+    for (const s of draining.sockets) s.goAway();
+    expect(draining.visitor.closed?.code).toBe(1001);
+    await draining.reading;
+    expect(decodeClose(draining.records.at(-1)!.payload).code).toBe(1001);
+  });
+});
