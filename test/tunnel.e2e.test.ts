@@ -120,6 +120,15 @@ describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntim
     expect(Bun.gunzipSync(res.body).byteLength).toBe(24000);
   });
 
+  test("a target that compresses unasked gives a body consistent with its headers", async () => {
+    const res = await curl(["-H", `Host: ${sessionHost(session, entry.port)}`, `http://127.0.0.1:${entry.port}/gzip`]);
+    const head = res.head.toLowerCase();
+    const plain = head.includes("content-encoding: gzip") ? Bun.gunzipSync(res.body) : res.body;
+    expect(plain.byteLength).toBe(24000);
+    const length = res.head.match(/content-length: (\d+)/i);
+    if (length) expect(Number(length[1])).toBe(res.body.byteLength);
+  });
+
   test("a 64 MiB upload hashes equal at the target", async () => {
     const size = 64 * 1024 * 1024;
     const body = new Uint8Array(size);
@@ -254,6 +263,27 @@ describe("target down", () => {
     const res = await visit(entry.port, "down", "/");
     expect(res.status).toBe(502);
     expect(await res.text()).toContain("could not be reached");
+  });
+
+  test("client on deno: a target on a port fetch() refuses (6666) is still served", async () => {
+    let server: ReturnType<typeof Bun.serve>;
+    try {
+      server = Bun.serve({ port: 6666, hostname: "127.0.0.1", fetch: () => new Response("served on 6666") });
+    } catch {
+      console.warn("SKIPPED: port 6666 is in use");
+      return;
+    }
+    try {
+      const entry = await startEntry("bun");
+      await startClient("deno", entry, "badport", "http://127.0.0.1:6666");
+      for (let i = 0; i < 2; i++) {
+        const res = await visit(entry.port, "badport", "/");
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe("served on 6666");
+      }
+    } finally {
+      server.stop(true);
+    }
   });
 });
 
