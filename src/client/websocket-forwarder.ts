@@ -51,8 +51,12 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
   stream.onReset = () => socket.close(1001, "Visitor went away");
   let closeSent = false;
   socket.start({
-    onMessage: (text, data) =>
-      closeSent ? undefined : stream.sendBytes(encodeRecord(text ? RecordKind.Text : RecordKind.Binary, data)).catch(() => {}),
+    // At once when the window and the writer allow; otherwise the target's socket pauses until the record is queued.
+    onMessage: (text, data) => {
+      if (closeSent) return;
+      const record = encodeRecord(text ? RecordKind.Text : RecordKind.Binary, data);
+      return stream.trySendBytes(record) ? undefined : stream.sendBytes(record).catch(() => {});
+    },
     onClose: (code, reason) => {
       if (closeSent) return;
       closeSent = true;

@@ -72,6 +72,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
   #registry: Set<{ goAway(): void }> | undefined;
   /** Sends to the stream, kept in order. */
   #sending: Promise<void> = Promise.resolve();
+  #pendingSends = 0;
   #unsentBytes = 0;
   /** A close went (or was cut short) toward the client: send nothing more. */
   #closeSent = false;
@@ -128,12 +129,19 @@ export class WebSocketBridge implements VisitorSocketEvents {
   }
 
   #toStream(record: Uint8Array<ArrayBuffer>): void {
+    // Nothing waiting and room to send: at once, without a promise per message.
+    if (this.#pendingSends === 0 && this.#stream.trySendBytes(record)) {
+      this.#unsentBytes -= record.byteLength;
+      return;
+    }
+    this.#pendingSends++;
     this.#sending = this.#sending
       .then(() => this.#stream.sendBytes(record))
       .then(() => {
         this.#unsentBytes -= record.byteLength;
       })
-      .catch(() => {}); // a reset stream closes the visitor through onReset
+      .catch(() => {}) // a reset stream closes the visitor through onReset
+      .finally(() => this.#pendingSends--);
   }
 
   /** Client → visitor: records to messages, waiting for the visitor's socket to drain. */

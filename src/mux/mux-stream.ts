@@ -161,6 +161,21 @@ export class MuxStream {
     }
   }
 
+  /**
+   * Sends bytes as one DATA frame at once when they fit one frame, the send
+   * window and the writer's queue; returns false (nothing sent) otherwise, and
+   * then the caller uses {@linkcode sendBytes}. Callers keep writes in order:
+   * only when no sendBytes of theirs is pending.
+   */
+  trySendBytes(value: Uint8Array): boolean {
+    const n = value.byteLength;
+    if (this.#resetError || n > MAX_PAYLOAD_BYTES || n > this.#window.available || this.#owner.writer.queuedBytes > 0) return false;
+    this.#window.takeNow(n);
+    this.#owner.bytesOut += n;
+    this.#owner.writer.send(encodeFrame(FrameKind.Data, 0, this.id, value));
+    return true;
+  }
+
   /** Half-closes our direction. */
   sendEnd(): void {
     if (this.#resetError) return;
