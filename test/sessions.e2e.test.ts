@@ -10,6 +10,7 @@ import { sessionToken } from "../src/entry/session-token.ts";
 import { startTarget } from "./helpers/target-server.ts";
 import { type Runtime, runToEnd, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const target = startTarget();
 const targetUrl = `http://127.0.0.1:${target.port}`;
@@ -21,16 +22,6 @@ async function statuses(port: number, session: string, path: string, n: number):
     await r.arrayBuffer();
     return r.status;
   }, () => 0)));
-}
-
-async function eventually<T>(f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await f().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms`);
-    await Bun.sleep(100);
-  }
 }
 
 const SECRET = "test-secret-4f1c";
@@ -96,7 +87,7 @@ describe.each(["bun", "deno"] as Runtime[])("on %s", (runtime) => {
       const t0 = Date.now();
       const r = await visit(port, "phoenix", "/echo");
       return r.status === 200 ? Date.now() - t0 : undefined;
-    }, 10_000);
+    }, 10_000, 100);
     expect(ms).toBeLessThan(1000);
     expect(restarted.output()).toContain("uplink connected");
   }, 30_000);
@@ -119,7 +110,7 @@ describe.each(["bun", "deno"] as Runtime[])("on %s", (runtime) => {
 
 /** Starts an entry on a given port (after a restart), retrying while the port is still held. */
 async function spawnUntilEntryOn(runtime: Runtime, port: number) {
-  return await eventually(() => startEntry(runtime, { PORT: String(port) }), 10_000);
+  return await eventually(() => startEntry(runtime, { PORT: String(port) }), 10_000, 100);
 }
 
 describe("limits and bad input (entry on Bun)", () => {
@@ -217,7 +208,7 @@ describe("limits and bad input (entry on Bun)", () => {
         const r = await fetch(`http://127.0.0.1:${entry.port}/api/sessions`);
         const { sessions } = await r.json();
         return sessions.length === 0 ? true : undefined;
-      }, 25_000);
+      }, 25_000, 100);
       const t0 = Date.now();
       expect((await visit(entry.port, "frozen", "/echo")).status).toBe(502);
       expect(Date.now() - t0).toBeLessThan(500);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { patternHash, startTarget } from "./helpers/target-server.ts";
 import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { curl, rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const pairings: [entry: Runtime, client: Runtime][] = [
   ["bun", "bun"],
@@ -22,15 +23,6 @@ afterAll(async () => {
   await stopAll();
   target.stop();
 });
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`Condition not met within ${timeoutMs} ms`);
-    await Bun.sleep(10);
-  }
-  return Date.now() - started;
-}
 
 describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntime) => {
   const session = `app-${entryRuntime}-${clientRuntime}`;

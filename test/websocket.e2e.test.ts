@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { sessionHost } from "./helpers/visitor.ts";
 import { rawRequest } from "./helpers/visitor.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 
 const target = startWebSocketTarget();
@@ -119,7 +120,7 @@ describe.each(pairings)("WebSockets, entry on %s, client on %s", (entryRuntime, 
     expect(await fromVisitor.next()).toBe("ping");
     fromVisitor.ws.close(4000, "visitor says bye");
     expect((await fromVisitor.closed).code).toBe(4000);
-    await waitUntil(() => target.closes.length > before);
+    await waitFor(() => target.closes.length > before);
     expect(target.closes.at(-1)).toEqual({ code: 4000, reason: "visitor says bye" });
   });
 
@@ -179,7 +180,7 @@ async function stalledVisitor(port: number, session: string, path: string) {
     /** Reads until at least `total` bytes have arrived and then nothing more for 300 ms; resolves with the count. */
     async readAll(total: number): Promise<number> {
       socket.resume();
-      await waitUntil(() => received >= total, 30_000).catch(() => {
+      await waitFor(() => received >= total, 30_000).catch(() => {
         throw new Error(`only ${received} of at least ${total} bytes arrived`);
       });
       for (let last = -1; last !== received;) {
@@ -195,14 +196,6 @@ async function stalledVisitor(port: number, session: string, path: string) {
 function upgradeRequest(port: number, session: string, path: string): string {
   return `GET ${path} HTTP/1.1\r\nHost: ${sessionHost(session, port)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n`;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(20);
-  }
 }
 
 describe.each(["bun", "deno"] as Runtime[])("WebSockets at scale and under failure, entry and client on %s", (runtime) => {
@@ -265,7 +258,7 @@ describe.each(["bun", "deno"] as Runtime[])("WebSockets at scale and under failu
     const before = target.closes.length;
     entry.proc.kill("SIGTERM");
     expect((await v.closed).code).toBe(1001);
-    await waitUntil(() => target.closes.length > before);
+    await waitFor(() => target.closes.length > before);
     expect(target.closes.at(-1)!.code).toBe(1001);
   });
 });
