@@ -4,18 +4,15 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { BrowserContext } from "playwright-core";
-import { ARTIFACTS, chromiumPath, NO_CHROMIUM_MESSAGE, openBrowser } from "./helpers/browser.ts";
+import { ARTIFACTS, chromiumPath, closeBrowsers, NO_CHROMIUM_MESSAGE, openBrowser } from "./helpers/browser.ts";
 import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 
 if (!chromiumPath) console.warn(NO_CHROMIUM_MESSAGE);
 
 const target = startWebSocketTarget();
-let browser: BrowserContext | undefined;
 afterEach(async () => {
-  await browser?.close();
-  browser = undefined;
+  await closeBrowsers();
   await stopAll();
 });
 afterAll(() => target.stop());
@@ -24,7 +21,7 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("browser WebSo
   test("a page from the tunnel talks to its server over a WebSocket through the tunnel", async () => {
     const entry = await startEntry(runtime);
     const client = await startClient(runtime, entry, "hmr", `http://127.0.0.1:${target.port}`);
-    browser = await openBrowser();
+    const browser = await openBrowser();
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));

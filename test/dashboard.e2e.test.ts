@@ -1,8 +1,8 @@
 /** End to end in headless Chromium: the entry's live dashboard at `/`. */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
-import { ARTIFACTS, chromiumPath, NO_CHROMIUM_MESSAGE, openBrowser } from "./helpers/browser.ts";
+import type { Page } from "playwright-core";
+import { ARTIFACTS, chromiumPath, closeBrowsers, NO_CHROMIUM_MESSAGE, openBrowser } from "./helpers/browser.ts";
 import { type Runtime, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { startTarget } from "./helpers/target-server.ts";
 import { visit } from "./helpers/visitor.ts";
@@ -11,10 +11,8 @@ if (!chromiumPath) console.warn(NO_CHROMIUM_MESSAGE);
 
 const target = startTarget();
 const targetUrl = `http://127.0.0.1:${target.port}`;
-let browser: BrowserContext | undefined;
 afterEach(async () => {
-  await browser?.close();
-  browser = undefined;
+  await closeBrowsers();
   await stopAll();
 });
 afterAll(() => target.stop());
@@ -37,7 +35,7 @@ function drive(port: number, session: string, perTick: number): { stop: () => Pr
 }
 
 async function openDashboard(port: number): Promise<Page> {
-  browser = await openBrowser();
+  const browser = await openBrowser();
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(err.message));

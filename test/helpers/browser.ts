@@ -17,10 +17,18 @@ export const NO_CHROMIUM_MESSAGE = "SKIPPED: no Chromium found (install Debian's
 /** Where tests leave screenshots (gitignored). */
 export const ARTIFACTS = join(import.meta.dir, "..", "artifacts");
 
-/** Opens a fresh headless browser profile; close it when done. */
+const open = new Set<BrowserContext>();
+
+/** Closes every browser {@linkcode openBrowser} opened (for afterEach). */
+export async function closeBrowsers(): Promise<void> {
+  await Promise.all([...open].map((b) => b.close()));
+  open.clear();
+}
+
+/** Opens a fresh headless browser profile; {@linkcode closeBrowsers} closes it. */
 export async function openBrowser(): Promise<BrowserContext> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunnel2-chromium-")), {
+  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunnel2-chromium-")), {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 1440, height: 900 },
@@ -35,4 +43,6 @@ export async function openBrowser(): Promise<BrowserContext> {
       "--disable-sync",
     ],
   });
+  open.add(browser);
+  return browser;
 }
