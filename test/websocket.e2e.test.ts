@@ -207,6 +207,8 @@ describe.each(["bun", "deno"] as Runtime[])("WebSockets at scale and under failu
     for (let round = 0; round < 3; round++) visitors.forEach((v, i) => v.ws.send(`socket ${i} message ${round}`));
     const results = await Promise.all(visitors.map(async (v) => [await v.next(), await v.next(), await v.next()]));
     results.forEach((messages, i) => expect(messages).toEqual([0, 1, 2].map((r) => `socket ${i} message ${r}`)));
+    const metrics = await (await fetch(`http://127.0.0.1:${entry.port}/metrics`)).text();
+    expect(metrics).toContain('tunnel2_websockets{session="many"} 500');
     visitors.forEach((v) => v.ws.close());
     await Promise.all(visitors.map((v) => v.closed));
   }, 60_000);

@@ -95,20 +95,24 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
   const metrics = new MemoryMetrics();
-  const live = (): LiveSession[] =>
-    registry.all().map((session) => {
+  const live = (): LiveSession[] => {
+    const webSockets = new Map<string, number>();
+    for (const ws of deps.state.webSockets ?? []) webSockets.set(ws.session, (webSockets.get(ws.session) ?? 0) + 1);
+    return registry.all().map((session) => {
       const uplinks = [...session.uplinks];
       const sum = (f: (u: Uplink) => number) => uplinks.reduce((n, u) => n + f(u), 0);
       return {
         name: session.name,
         uplinks: uplinks.length,
         activeStreams: sum((u) => u.activeStreams),
+        webSockets: webSockets.get(session.name) ?? 0,
         queuedBytes: sum((u) => u.mux?.queuedBytes ?? 0),
         bytesToVisitor: sum((u) => u.mux?.bytesIn ?? 0),
         bytesToTarget: sum((u) => u.mux?.bytesOut ?? 0),
         stalls: sum((u) => u.mux?.stalls ?? 0),
       };
     });
+  };
 
   // Control-plane pages and APIs (not /healthz, not the uplink endpoint) may require DASHBOARD_TOKEN.
   if (config.dashboardToken) {

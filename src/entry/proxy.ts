@@ -72,8 +72,8 @@ export interface ProxyDeps {
 export interface EntryState {
   /** Set on SIGTERM/SIGINT: no new requests or uplinks. */
   draining: boolean;
-  /** Visitors' WebSockets passed through, closed with 1001 when the entry drains. */
-  webSockets?: Set<{ goAway(): void }>;
+  /** Visitors' WebSockets passed through (counted per session; closed with 1001 when the entry drains). */
+  webSockets?: Set<{ readonly session: string; goAway(): void }>;
 }
 
 /** The 429 answer, with Retry-After and RateLimit-* headers. */

@@ -56,7 +56,7 @@ async function bridged() {
   const stream = entry.open({ method: "GET", target: "/ws", headers: [], websocket: true }, false);
   await stream.responseHead;
   const sockets = new Set<{ goAway(): void }>();
-  const bridge = new WebSocketBridge(stream, sockets);
+  const bridge = new WebSocketBridge("demo", stream, sockets);
   const visitor = new FakeVisitor();
   bridge.onOpen(visitor);
   const records: WebSocketRecord[] = [];

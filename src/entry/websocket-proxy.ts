@@ -47,7 +47,7 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
     stream.sendEnd();
     return await visitorResponse(stream, request.method, answer, session);
   }
-  const bridge = new WebSocketBridge(stream, deps.state.webSockets);
+  const bridge = new WebSocketBridge(session, stream, deps.state.webSockets);
   const response = env.upgradeVisitor({
     protocol: answer.headers.find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1],
     headers: answer.headers.filter(([name]) => name.toLowerCase() === "set-cookie"),
@@ -67,6 +67,7 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
  * the target's reading, wait for a slow visitor and for no one else).
  */
 export class WebSocketBridge implements VisitorSocketEvents {
+  readonly session: string;
   #stream: MuxStream;
   #socket: VisitorSocket | undefined;
   #registry: Set<{ goAway(): void }> | undefined;
@@ -79,7 +80,8 @@ export class WebSocketBridge implements VisitorSocketEvents {
   /** The visitor's socket is closed or closing. */
   #visitorClosed = false;
 
-  constructor(stream: MuxStream, registry: Set<{ goAway(): void }> | undefined) {
+  constructor(session: string, stream: MuxStream, registry: Set<{ goAway(): void }> | undefined) {
+    this.session = session;
     this.#stream = stream;
     this.#registry = registry;
   }

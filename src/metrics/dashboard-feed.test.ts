@@ -4,7 +4,7 @@ import { MemoryMetrics } from "./entry-metrics.ts";
 import type { LiveSession } from "./prometheus-text.ts";
 
 function liveSession(name: string, bytesToVisitor: number): LiveSession {
-  return { name, uplinks: 2, activeStreams: 3, queuedBytes: 100, bytesToVisitor, bytesToTarget: 0, stalls: 0 };
+  return { name, uplinks: 2, activeStreams: 3, webSockets: 1, queuedBytes: 100, bytesToVisitor, bytesToTarget: 0, stalls: 0 };
 }
 
 describe("DashboardFeed", () => {
@@ -27,7 +27,7 @@ describe("DashboardFeed", () => {
       expect(a.p50).toBeLessThanOrEqual(5);
       expect(a.waitP99).toBeLessThanOrEqual(1);
       expect(a.toVisitorBps).toBe(1024);
-      expect(a).toMatchObject({ uplinks: 2, streams: 3, queueBytes: 100 });
+      expect(a).toMatchObject({ uplinks: 2, streams: 3, webSockets: 1, queueBytes: 100 });
       expect(second.rssBytes).toBe(42);
       const quiet = feed.tick(4_000).sessions[0];
       expect(quiet.rps).toBe(0);

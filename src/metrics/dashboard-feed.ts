@@ -7,6 +7,7 @@ export interface SessionPoint {
   name: string;
   uplinks: number;
   streams: number;
+  webSockets: number;
   queueBytes: number;
   rps: number;
   errors: number;
@@ -95,6 +96,7 @@ export class DashboardFeed {
         name: live.name,
         uplinks: live.uplinks,
         streams: live.activeStreams,
+        webSockets: live.webSockets,
         queueBytes: live.queuedBytes,
         rps: finite(requests.count / seconds) ?? 0,
         errors: before ? finite((errors - before.errors) / seconds) ?? 0 : 0,

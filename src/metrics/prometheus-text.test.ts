@@ -11,7 +11,7 @@ describe("prometheusText()", () => {
     m.writerWait("demo", 0.2);
     m.uplinkRejected("bad_token");
     m.uplinkClosed("demo", { bytesToVisitor: 10, bytesToTarget: 5, stalls: 1 });
-    const text = prometheusText(m, [{ name: "demo", uplinks: 2, activeStreams: 1, queuedBytes: 0, bytesToVisitor: 90, bytesToTarget: 0, stalls: 2 }], 1234);
+    const text = prometheusText(m, [{ name: "demo", uplinks: 2, activeStreams: 1, webSockets: 1, queuedBytes: 0, bytesToVisitor: 90, bytesToTarget: 0, stalls: 2 }], 1234);
     m.close();
     expect(text).toContain('tunnel2_requests_total{session="demo",class="2xx"} 2');
     expect(text).toContain('tunnel2_requests_total{session="demo",class="4xx"} 1');

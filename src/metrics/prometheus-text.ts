@@ -6,6 +6,8 @@ export interface LiveSession {
   name: string;
   uplinks: number;
   activeStreams: number;
+  /** Visitors' WebSockets open. */
+  webSockets: number;
   queuedBytes: number;
   bytesToVisitor: number;
   bytesToTarget: number;
@@ -64,6 +66,8 @@ export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBy
 
   family("tunnel2_active_streams", "gauge", "Streams in flight, by session.");
   for (const l of live) lines.push(`tunnel2_active_streams{session="${label(l.name)}"} ${l.activeStreams}`);
+  family("tunnel2_websockets", "gauge", "Visitors' WebSockets open, by session.");
+  for (const l of live) lines.push(`tunnel2_websockets{session="${label(l.name)}"} ${l.webSockets}`);
   family("tunnel2_uplinks", "gauge", "Connected uplinks, by session.");
   for (const l of live) lines.push(`tunnel2_uplinks{session="${label(l.name)}"} ${l.uplinks}`);
   family("tunnel2_writer_queue_bytes", "gauge", "Bytes waiting in the uplink writers' queues, by session.");
