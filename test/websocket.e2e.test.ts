@@ -265,6 +265,17 @@ describe.each(["bun", "deno"] as Runtime[])("WebSockets at scale and under failu
   });
 });
 
+describe("WebSocket handshakes the entry refuses", () => {
+  test("a malformed handshake gets 400 from the entry, naming what is missing", async () => {
+    const entry = await startEntry("bun");
+    await startClient("bun", entry, "strict", targetUrl);
+    const noKey = upgradeRequest(entry.port, "strict", "/echo").replace(/Sec-WebSocket-Key: .*\r\n/, "");
+    const answer = await rawRequest(entry.port, [noKey]);
+    expect(answer).toStartWith("HTTP/1.1 400");
+    expect(answer).toContain("Sec-WebSocket-Key");
+  });
+});
+
 describe("WebSocket target down", () => {
   test("the visitor gets 502 naming the target, not a hung socket", async () => {
     const entry = await startEntry("bun");

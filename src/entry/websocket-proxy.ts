@@ -31,6 +31,10 @@ export function isWebSocketUpgrade(request: Request): boolean {
  * after a 101 is the visitor's upgrade completed.
  */
 export async function proxyWebSocket(request: Request, session: string, env: EntryBindings, deps: ProxyDeps): Promise<Response> {
+  const key = request.headers.get("sec-websocket-key") ?? "";
+  if (request.headers.get("sec-websocket-version") !== "13" || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+    return errorResponse(400, "Bad request: a WebSocket handshake needs Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key");
+  }
   const uplink = admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
   const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme), websocket: true };
