@@ -57,7 +57,13 @@ export async function startProxy(targetPort: number): Promise<System> {
   return { name: "one-hop fetch proxy (Bun)", url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, pids: {}, stop: stopper(p.proc) };
 }
 
-export async function startTunnel(runtime: Runtime, targetPort: number, writer: Writer = "stream", entryEnv: Record<string, string> = {}): Promise<System> {
+export async function startTunnel(
+  runtime: Runtime,
+  targetPort: number,
+  writer: Writer = "stream",
+  entryEnv: Record<string, string> = {},
+  clientRuntime: Runtime = runtime,
+): Promise<System> {
   const dir = writer === "locked-flush" ? "bench/locked-flush" : "src";
   const entry = await spawnUntil(
     run(runtime, `${dir}/server.ts`),
@@ -66,7 +72,7 @@ export async function startTunnel(runtime: Runtime, targetPort: number, writer: 
   );
   const port = Number(entry.match[1]);
   const client = await spawnUntil(
-    [...run(runtime, `${dir}/client.ts`), "--server", `http://127.0.0.1:${port}`, "--session", "bench", "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
+    [...run(clientRuntime, `${dir}/client.ts`), "--server", `http://127.0.0.1:${port}`, "--session", "bench", "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
     // Bun caps concurrent fetches at 256 unless told otherwise; match the client's default bound.
     { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024" },
     /Forwarding (\S+) ->/,
