@@ -78,6 +78,23 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("dashboard, en
   });
 });
 
+describe.skipIf(!chromiumPath)("dashboard behind DASHBOARD_TOKEN", () => {
+  test("a browser with Basic credentials gets the page and its live feed; without them, 401", async () => {
+    const entry = await startEntry("bun", { DASHBOARD_TOKEN: "s3cret-dash" });
+    await startClient("bun", entry, "guarded", targetUrl);
+    for (const path of ["/", "/api/live", "/dashboard/dashboard.js"]) {
+      const refused = await fetch(`http://127.0.0.1:${entry.port}${path}`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toContain("Basic");
+    }
+    const browser = await openBrowser({ httpCredentials: { username: "ops", password: "s3cret-dash" } });
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${entry.port}/`);
+    await page.waitForSelector("#feed-status.live", { timeout: 10_000 });
+    await page.waitForSelector('section.session[data-session="guarded"]', { timeout: 5_000 });
+  });
+});
+
 describe.skipIf(!chromiumPath)("dashboard with many sessions", () => {
   test("shows 100 sessions, the busiest first", async () => {
     const entry = await startEntry("bun");

@@ -26,12 +26,13 @@ export async function closeBrowsers(): Promise<void> {
 }
 
 /** Opens a fresh headless browser profile; {@linkcode closeBrowsers} closes it. */
-export async function openBrowser(): Promise<BrowserContext> {
+export async function openBrowser(options: { httpCredentials?: { username: string; password: string } } = {}): Promise<BrowserContext> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunnel2-chromium-")), {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 1440, height: 900 },
+    ...options,
     args: [
       "--headless",
       "--no-sandbox",
