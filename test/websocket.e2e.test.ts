@@ -209,6 +209,8 @@ describe.each(["bun", "deno"] as Runtime[])("WebSockets at scale and under failu
     results.forEach((messages, i) => expect(messages).toEqual([0, 1, 2].map((r) => `socket ${i} message ${r}`)));
     const metrics = await (await fetch(`http://127.0.0.1:${entry.port}/metrics`)).text();
     expect(metrics).toContain('tunnel2_websockets{session="many"} 500');
+    const api = await (await fetch(`http://127.0.0.1:${entry.port}/api/sessions`)).json();
+    expect(api.sessions[0].webSockets).toBe(500);
     visitors.forEach((v) => v.ws.close());
     await Promise.all(visitors.map((v) => v.closed));
   }, 60_000);

@@ -151,12 +151,14 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
 
-  app.get("/api/sessions", (c) =>
-    c.json({
+  app.get("/api/sessions", (c) => {
+    const webSockets = new Map(live().map((l) => [l.name, l.webSockets]));
+    return c.json({
       sessions: registry.all().map((session) => ({
         name: session.name,
         url: publicUrl(session.name),
         lastMinute: metrics.recent(session.name),
+        webSockets: webSockets.get(session.name) ?? 0,
         uplinks: [...session.uplinks].map((u) => ({
           id: u.id,
           connectedAt: new Date(u.connectedAt).toISOString(),
@@ -166,7 +168,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
           messagesSent: u.mux?.writer.messages ?? 0,
         })),
       })),
-    }));
+    });
+  });
 
   const feed = new DashboardFeed(metrics, live, () => process.memoryUsage().rss);
   const endFeeds = addDashboardRoutes(app, feed);
