@@ -144,6 +144,13 @@ describe.each(pairings)("WebSockets, entry on %s, client on %s", (entryRuntime, 
     withCookie.ws.close();
   });
 
+  test("the cookie the target sets on its 101 reaches the visitor", async () => {
+    const entry = await tunnel();
+    const visitor = await stalledVisitor(entry.port, "ws", "/echo");
+    expect(visitor.head.toLowerCase()).toContain("set-cookie: ws-seen=yes; path=/");
+    await visitor.readAll(0);
+  });
+
   test("a target that refuses the upgrade gives the visitor its HTTP answer", async () => {
     const entry = await tunnel();
     const answer = await rawRequest(entry.port, [upgradeRequest(entry.port, "ws", "/refuse")]);
@@ -177,6 +184,7 @@ async function stalledVisitor(port: number, session: string, path: string) {
   await headRead;
   expect(head).toStartWith("HTTP/1.1 101");
   return {
+    head,
     /** Reads until at least `total` bytes have arrived and then nothing more for 300 ms; resolves with the count. */
     async readAll(total: number): Promise<number> {
       socket.resume();

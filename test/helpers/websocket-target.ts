@@ -2,7 +2,7 @@
  * A WebSocket target for tests, in the test process: `/echo` echoes every
  * message (text stays text) and closes with the code and reason it is sent
  * as `close:CODE:REASON`; it picks the first offered subprotocol in
- * `chat`, `superchat`; `/refuse` answers 403 with a body; `/cookie` echoes
+ * `chat`, `superchat`, and sets a cookie on its 101; `/refuse` answers 403 with a body; `/cookie` echoes
  * the Cookie, Origin and X-Forwarded-Host it got as its first message;
  * `/page` serves an HTML page that opens `/echo` over WebSocket (for browsers);
  * `/flood?mib=N` sends N binary messages of 1 MiB as fast as the socket drains.
@@ -49,7 +49,7 @@ export function startWebSocketTarget(): WebSocketTarget {
       const chosen = offered.find((p) => p === "chat" || p === "superchat");
       const ok = server.upgrade(request, {
         data: { path: url.pathname, query: url.searchParams, headers: Object.fromEntries(request.headers) },
-        headers: chosen ? { "sec-websocket-protocol": chosen } : {},
+        headers: { "set-cookie": "ws-seen=yes; Path=/", ...(chosen ? { "sec-websocket-protocol": chosen } : {}) },
       });
       return ok ? undefined : new Response("expected a WebSocket", { status: 426 });
     },
