@@ -2,7 +2,8 @@ import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
 import { ByteQueue } from "../protocol/byte-queue.ts";
 import type { HeaderList } from "../protocol/head.ts";
-import { acceptKey, concat, encodeClientFrame, indexOfCrlfCrlf, MAX_FRAME_HEADER_BYTES, Opcode, readFrameHeader } from "../protocol/rfc6455.ts";
+import { concat, joinBytes } from "../protocol/bytes.ts";
+import { acceptKey, encodeClientFrame, indexOfCrlfCrlf, MAX_FRAME_HEADER_BYTES, Opcode, readFrameHeader } from "../protocol/rfc6455.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/websocket-records.ts";
 
 /** Largest refusal body passed on to the visitor. */
@@ -251,7 +252,7 @@ export class TargetWebSocket {
       this.#fragmentBytes += payload.byteLength;
       if (this.#fragmentBytes > MAX_WEBSOCKET_MESSAGE_BYTES) return this.#fail(1009, "Message too large");
       if (!header.fin) continue;
-      const whole = this.#fragments.length === 1 ? this.#fragments[0] : joinAll(this.#fragments, this.#fragmentBytes);
+      const whole = this.#fragments.length === 1 ? this.#fragments[0] : joinBytes(this.#fragments, this.#fragmentBytes);
       this.#fragments = [];
       this.#fragmentBytes = 0;
       const pending = this.#events?.onMessage(this.#fragmentText, whole);
@@ -278,14 +279,4 @@ export class TargetWebSocket {
     this.#closed = true;
     this.#events?.onClose(code, reason);
   }
-}
-
-function joinAll(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+import { joinBytes } from "../protocol/bytes.ts";
 import { BATCH_FLUSH_BYTES } from "../protocol/constants.ts";
 import type { FrameSocket } from "./frame-socket.ts";
 
@@ -127,14 +128,7 @@ export class FrameWriter {
     this.#batchBytes = 0;
     this.messages++;
     this.frames += batch.length;
-    if (batch.length === 1) return batch[0];
-    const message = new Uint8Array(bytes);
-    let offset = 0;
-    for (const frame of batch) {
-      message.set(frame, offset);
-      offset += frame.byteLength;
-    }
-    return message;
+    return batch.length === 1 ? batch[0] : joinBytes(batch, bytes);
   }
 
   #fail(err: unknown): void {

@@ -1,3 +1,4 @@
+import { joinBytes } from "../protocol/bytes.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 
 /** Callbacks of {@linkcode InboundBody}. */
@@ -109,14 +110,7 @@ export class InboundBody {
         }
         if (!this.#ended) return false;
         this.#done = true;
-        if (parts.length === 1) return resolve(parts[0]), true;
-        const all = new Uint8Array(total);
-        let offset = 0;
-        for (const part of parts) {
-          all.set(part, offset);
-          offset += part.byteLength;
-        }
-        resolve(all);
+        resolve(parts.length === 1 ? parts[0] : joinBytes(parts, total));
         return true;
       };
       if (!step()) {

@@ -85,14 +85,6 @@ export async function acceptKey(key: string): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
-/** `a` and `b` in one new buffer. */
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
-  return out;
-}
-
 /** Where the blank line ending an HTTP head starts, or -1. */
 export function indexOfCrlfCrlf(bytes: Uint8Array): number {
   for (let i = 0; i + 3 < bytes.byteLength; i++) {

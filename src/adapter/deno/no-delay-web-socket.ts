@@ -1,6 +1,7 @@
 import type { UplinkWebSocket } from "../../client/client-runtime.ts";
 import type { DenoConn, DenoNet } from "./deno.d.ts";
-import { acceptKey, concat, encodeClientFrame, indexOfCrlfCrlf, Opcode } from "../../protocol/rfc6455.ts";
+import { acceptKey, encodeClientFrame, indexOfCrlfCrlf, Opcode, readFrameHeader } from "../../protocol/rfc6455.ts";
+import { concat, joinBytes } from "../../protocol/bytes.ts";
 
 const Deno = (globalThis as unknown as { Deno: DenoNet }).Deno;
 
@@ -87,21 +88,10 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     for (;;) {
       // Parse every whole frame in the buffer.
       for (;;) {
-        if (buffer.byteLength < 2) break;
-        const fin = (buffer[0] & 0x80) !== 0;
-        const opcode = buffer[0] & 0x0f;
-        if (buffer[1] & 0x80) return this.#fail(1002, "Server frames must not be masked");
-        let length = buffer[1] & 0x7f;
-        let offset = 2;
-        if (length === 126) {
-          if (buffer.byteLength < 4) break;
-          length = (buffer[2] << 8) | buffer[3];
-          offset = 4;
-        } else if (length === 127) {
-          if (buffer.byteLength < 10) break;
-          length = Number(new DataView(buffer.buffer, buffer.byteOffset + 2, 8).getBigUint64(0));
-          offset = 10;
-        }
+        if (buffer.byteLength >= 2 && buffer[1] & 0x80) return this.#fail(1002, "Server frames must not be masked");
+        const header = readFrameHeader(buffer);
+        if (!header) break;
+        const { fin, opcode, length, offset } = header;
         if (length > MAX_MESSAGE_BYTES) return this.#fail(1009, "Message too large");
         if (buffer.byteLength < offset + length) break;
         const payload = buffer.slice(offset, offset + length);
@@ -123,7 +113,7 @@ export class NoDelayWebSocket implements UplinkWebSocket {
           }
           fragments.push(payload);
           if (fin) {
-            const whole = fragments.length === 1 ? fragments[0] : fragments.reduce(concat);
+            const whole = fragments.length === 1 ? fragments[0] : joinBytes(fragments);
             fragments = [];
             const data = fragmentOpcode === Opcode.Text
               ? new TextDecoder().decode(whole)

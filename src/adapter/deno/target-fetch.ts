@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
+import { joinBytes } from "../../protocol/bytes.ts";
 import type { HeaderList } from "../../protocol/head.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 
@@ -19,13 +20,7 @@ function readAll(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer
     incoming.on("data", (part: Uint8Array) => parts.push(part));
     incoming.on("end", () => {
       if (!incoming.complete) return reject(new Error("Target closed the body early"));
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      let offset = 0;
-      for (const p of parts) {
-        out.set(p, offset);
-        offset += p.byteLength;
-      }
-      resolve(out);
+      resolve(joinBytes(parts));
     });
     incoming.on("error", reject);
     incoming.on("aborted", () => reject(new Error("Target aborted the body")));
