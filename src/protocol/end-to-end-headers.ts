@@ -14,27 +14,21 @@ const HOP_BY_HOP = new Set([
   "http2-settings",
 ]);
 
+/** All headers of a `Headers` as a list, each `Set-Cookie` a separate entry (after the others). */
+export function headerList(headers: Headers): HeaderList {
+  const list: HeaderList = [];
+  for (const [name, value] of headers) if (name !== "set-cookie") list.push([name, value]);
+  for (const cookie of headers.getSetCookie()) list.push(["set-cookie", cookie]);
+  return list;
+}
+
 /**
  * The end-to-end headers of a message as a list: hop-by-hop headers, any
  * header named in `Connection`, and the names in `drop` (lowercase) are left
  * out. Each `Set-Cookie` stays a separate entry.
  */
 export function endToEndHeaders(headers: Headers, drop: readonly string[] = []): HeaderList {
-  const named = new Set(drop);
-  const connection = headers.get("connection");
-  if (connection) {
-    for (const token of connection.split(",")) named.add(token.trim().toLowerCase());
-  }
-  const list: HeaderList = [];
-  for (const [name, value] of headers) {
-    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith("proxy-")) continue;
-    if (name === "set-cookie") continue;
-    list.push([name, value]);
-  }
-  if (!named.has("set-cookie")) {
-    for (const cookie of headers.getSetCookie()) list.push(["set-cookie", cookie]);
-  }
-  return list;
+  return endToEndList(headerList(headers), drop);
 }
 
 /** Same rule over a header list (as read from a raw HTTP message). */

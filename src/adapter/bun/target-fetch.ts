@@ -1,12 +1,5 @@
 import type { ClientRuntime, TargetRequest, TargetResponse, UplinkWebSocket } from "../../client/client-runtime.ts";
-import type { HeaderList } from "../../protocol/head.ts";
-
-function headerList(headers: Headers): HeaderList {
-  const list: HeaderList = [];
-  for (const [name, value] of headers) if (name !== "set-cookie") list.push([name, value]);
-  for (const cookie of headers.getSetCookie()) list.push(["set-cookie", cookie]);
-  return list;
-}
+import { headerList } from "../../protocol/end-to-end-headers.ts";
 
 /**
  * Bun's `fetch` with `decompress: false`, so the visitor gets the target's

@@ -3,6 +3,7 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import type { ClientRuntime, TargetRequest, TargetResponse } from "../../client/client-runtime.ts";
 import { joinBytes } from "../../protocol/bytes.ts";
+import { headerList } from "../../protocol/end-to-end-headers.ts";
 import type { HeaderList } from "../../protocol/head.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 
@@ -126,12 +127,9 @@ async function viaFetch(request: TargetRequest): Promise<TargetResponse> {
     redirect: "manual",
     signal: request.signal,
   });
-  const headers: HeaderList = [];
-  for (const [name, value] of response.headers) if (name !== "set-cookie") headers.push([name, value]);
-  for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
   return {
     status: response.status,
-    headers,
+    headers: headerList(response.headers),
     body: response.body,
     bytes: async () => new Uint8Array(await response.arrayBuffer()),
   };
