@@ -1,11 +1,13 @@
 import type { Hono } from "hono";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import type { DashboardFeed } from "../metrics/dashboard-feed.ts";
 
 /** A static file of the dashboard: where it is and what it is served as. */
 interface Asset {
-  url: URL;
+  /** Undefined when the file cannot be found (uPlot not installed). */
+  url: URL | undefined;
   type: string;
 }
 
@@ -13,7 +15,7 @@ const require = createRequire(import.meta.url);
 
 function uplotAsset(file: string): URL | undefined {
   try {
-    return new URL(`file://${require.resolve(`uplot/dist/${file}`)}`);
+    return pathToFileURL(require.resolve(`uplot/dist/${file}`));
   } catch {
     return undefined;
   }
@@ -23,8 +25,8 @@ function uplotAsset(file: string): URL | undefined {
 const ASSETS: Record<string, Asset | undefined> = {
   "dashboard.js": { url: new URL("./dashboard/dashboard.js", import.meta.url), type: "text/javascript; charset=utf-8" },
   "dashboard.css": { url: new URL("./dashboard/dashboard.css", import.meta.url), type: "text/css; charset=utf-8" },
-  "uPlot.iife.min.js": { url: uplotAsset("uPlot.iife.min.js")!, type: "text/javascript; charset=utf-8" },
-  "uPlot.min.css": { url: uplotAsset("uPlot.min.css")!, type: "text/css; charset=utf-8" },
+  "uPlot.iife.min.js": { url: uplotAsset("uPlot.iife.min.js"), type: "text/javascript; charset=utf-8" },
+  "uPlot.min.css": { url: uplotAsset("uPlot.min.css"), type: "text/css; charset=utf-8" },
 };
 const PAGE: Asset = { url: new URL("./dashboard/index.html", import.meta.url), type: "text/html; charset=utf-8" };
 

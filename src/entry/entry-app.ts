@@ -95,9 +95,14 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
   const metrics = new MemoryMetrics();
+  /** Open visitor WebSockets by session. */
+  const webSocketCounts = (): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const ws of deps.state.webSockets ?? []) counts.set(ws.session, (counts.get(ws.session) ?? 0) + 1);
+    return counts;
+  };
   const live = (): LiveSession[] => {
-    const webSockets = new Map<string, number>();
-    for (const ws of deps.state.webSockets ?? []) webSockets.set(ws.session, (webSockets.get(ws.session) ?? 0) + 1);
+    const webSockets = webSocketCounts();
     return registry.all().map((session) => {
       const uplinks = [...session.uplinks];
       const sum = (f: (u: Uplink) => number) => uplinks.reduce((n, u) => n + f(u), 0);
@@ -152,7 +157,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     }));
 
   app.get("/api/sessions", (c) => {
-    const webSockets = new Map(live().map((l) => [l.name, l.webSockets]));
+    const webSockets = webSocketCounts();
     return c.json({
       sessions: registry.all().map((session) => ({
         name: session.name,

@@ -120,8 +120,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
       this.#stream.reset(ResetCode.Cancel, "Visitor's WebSocket lost");
       return;
     }
-    this.#toStream(encodeClose(code, reason));
-    this.#sending = this.#sending.then(() => this.#stream.sendEnd());
+    this.#closeStream(code, reason);
   }
 
   /** The entry is draining: close with 1001 Going Away. */
@@ -129,9 +128,14 @@ export class WebSocketBridge implements VisitorSocketEvents {
     this.#closeVisitor(1001, "Tunnel entry is shutting down");
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#toStream(encodeClose(1001, "Tunnel entry is shutting down"));
-      this.#sending = this.#sending.then(() => this.#stream.sendEnd());
+      this.#closeStream(1001, "Tunnel entry is shutting down");
     }
+  }
+
+  /** The last record toward the client, a close, then End once everything before it is sent. */
+  #closeStream(code: number, reason: string): void {
+    this.#toStream(encodeClose(code, reason));
+    this.#sending = this.#sending.then(() => this.#stream.sendEnd());
   }
 
   #toStream(record: Uint8Array<ArrayBuffer>): void {
