@@ -23,6 +23,7 @@ describe("prometheusText()", () => {
     expect(text).toContain('tunnel2_body_bytes_total{session="demo",direction="to_visitor"} 100');
     expect(text).toContain('tunnel2_flow_control_stalls_total{session="demo"} 3');
     expect(text).toContain('tunnel2_uplinks{session="demo"} 2');
+    expect(text).toContain('tunnel2_websockets{session="demo"} 1');
     expect(text).toContain('tunnel2_uplinks_rejected_total{reason="bad_token"} 1');
     expect(text).toContain("process_resident_memory_bytes 1234");
     // Every sample line belongs to a family declared before it.
