@@ -17,7 +17,7 @@ export interface EntryConfig {
   hostname: string;
   /** `<session>.<domain>` routes to a session. Env TUNNEL_DOMAIN, default localhost. */
   domain: string;
-  /** Time for a response head to arrive before 504. Env REQUEST_TIMEOUT_MS, default 30000. */
+  /** Time for a response head to arrive, counted from when the request body is sent, before 504. Env REQUEST_TIMEOUT_MS, default 30000. */
   requestTimeoutMs: number;
   /** Concurrent streams per session; above it 503. Env MAX_STREAMS_PER_SESSION, default 10000. */
   maxStreamsPerSession: number;
@@ -114,7 +114,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --port N                   PORT                     listen port (8080)
   --hostname ADDR            HOSTNAME                 listen address (0.0.0.0)
   --domain NAME              TUNNEL_DOMAIN            sessions answer at <session>.NAME (localhost)
-  --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head, then 504 (30000)
+  --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head after the request is sent, then 504 (30000)
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
   --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)

@@ -15,6 +15,7 @@ export class LockedFlushWriter implements FrameSink {
   #lock: Promise<void> = Promise.resolve();
   #queued = 0;
   #failed: Error | undefined;
+  #drainingSince = 0;
   frames = 0;
   messages = 0;
 
@@ -25,6 +26,10 @@ export class LockedFlushWriter implements FrameSink {
 
   get queuedBytes(): number {
     return this.#queued;
+  }
+
+  get stalledMs(): number {
+    return this.#drainingSince === 0 ? 0 : Date.now() - this.#drainingSince;
   }
 
   send(frame: Uint8Array<ArrayBuffer>): void {
@@ -47,7 +52,11 @@ export class LockedFlushWriter implements FrameSink {
         const ok = this.#socket.send(frame);
         this.frames++;
         this.messages++;
-        if (!ok) await this.#socket.drained();
+        if (!ok) {
+          this.#drainingSince = Date.now();
+          await this.#socket.drained();
+          this.#drainingSince = 0;
+        }
         await new Promise((resolve) => setTimeout(resolve, 0));
       } finally {
         this.#queued -= frame.byteLength;

@@ -7,6 +7,24 @@ import { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { connectUrl, runUplink } from "./uplink-connection.ts";
 
+/** The same warning is logged at most once per this interval; the rest are counted. */
+const WARN_EVERY_MS = 5_000;
+
+/** A warn that logs each message at most once per WARN_EVERY_MS, saying how many it held back. */
+function throttledWarn(log: Logger): (message: string, fields: Record<string, unknown>) => void {
+  const last = new Map<string, { at: number; held: number }>();
+  return (message, fields) => {
+    const now = Date.now();
+    const seen = last.get(message);
+    if (seen && now - seen.at < WARN_EVERY_MS) {
+      seen.held++;
+      return;
+    }
+    log.warn(message, seen?.held ? { ...fields, alsoSince: seen.held } : fields);
+    last.set(message, { at: now, held: 0 });
+  };
+}
+
 /** An uplink that served this long resets its backoff. */
 const HEALTHY_AFTER_MS = 30_000;
 
@@ -50,6 +68,7 @@ export function startAgent(
       stats.request("client", status, ms);
       if (status === 502) lastError = `target unreachable (${config.target.origin})`;
     },
+    warn: throttledWarn(log),
   };
   let stopped = false;
   let announced = false;

@@ -1,11 +1,10 @@
 import { FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
 import { endToEndList, isBodyless } from "../protocol/end-to-end-headers.ts";
-import type { HeaderList, RequestHead } from "../protocol/head.ts";
+import { carriableHeaders, encodeHead, type HeaderList, type RequestHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
-
 
 /** A response still streaming this long after its head gives up its slot. */
 const LONG_LIVED_MS = 1000;
@@ -17,6 +16,50 @@ export interface ForwarderDeps {
   limiter: ConcurrencyLimiter;
   /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
   onAnswered?: (status: number, ms: number) => void;
+  /** Told of what the visitor is not told: why the target could not answer, headers left out. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * The request headers to send the target, framed for the body that is
+ * actually sent: no Transfer-Encoding (the runtime frames the body itself),
+ * and no Content-Length other than 0 when no body is sent. Returns a string
+ * when the head's lengths make no sense (several, or not a number).
+ */
+export function framedRequestHeaders(headers: HeaderList, sendsBody: boolean): HeaderList | string {
+  let lengths = 0;
+  let out: HeaderList | undefined;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    let keep = true;
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      if (++lengths > 1 || !/^[0-9]{1,15}$/.test(value)) return "Content-Length given twice or not a number";
+      keep = sendsBody || value === "0";
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      keep = false;
+    }
+    if (keep) out?.push(headers[i]);
+    else out ??= headers.slice(0, i);
+  }
+  return out ?? headers;
+}
+
+/**
+ * The response head to send the entry, encoded: only headers the entry
+ * accepts. Undefined when it does not fit one frame.
+ */
+function carriableHead(status: number, headers: HeaderList, deps: ForwarderDeps): { headers: HeaderList; payload: Uint8Array } | undefined {
+  const carried = carriableHeaders(headers);
+  if (carried.dropped.length > 0) {
+    deps.warn?.("target response headers left out: control characters or bad names", { headers: carried.dropped.slice(0, 10) });
+  }
+  try {
+    return { headers: carried.headers, payload: encodeHead({ status, headers: carried.headers }) };
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    deps.warn?.("target response head too large for the tunnel", { error: err.message });
+    return undefined;
+  }
 }
 
 /** The Content-Length of a response small enough to send as one frame. */
@@ -50,17 +93,23 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
   try {
     if (abort.signal.aborted) return;
     const hasBody = stream.peerSendsBody;
+    const headers = framedRequestHeaders(head.headers, hasBody);
+    if (typeof headers === "string") {
+      stream.reset(ResetCode.ProtocolError, headers);
+      return;
+    }
     let response: TargetResponse;
     try {
       response = await deps.fetchTarget({
         url: targetUrl(deps.target, head.target),
         method: head.method,
-        headers: head.headers,
+        headers,
         body: hasBody ? stream.body : null,
         signal: abort.signal,
       });
     } catch (err) {
       if (!abort.signal.aborted) {
+        deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
         stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
         deps.onAnswered?.(502, performance.now() - started);
       }
@@ -71,8 +120,14 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       return;
     }
     const bodyless = isBodyless(head.method, response.status) || response.body === null;
-    const headers = endToEndList(response.headers);
-    const length = bodyless ? undefined : smallLength(headers);
+    const answer = carriableHead(response.status, endToEndList(response.headers), deps);
+    if (!answer) {
+      response.body?.cancel().catch(() => {});
+      stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
+      deps.onAnswered?.(502, performance.now() - started);
+      return;
+    }
+    const length = bodyless ? undefined : smallLength(answer.headers);
     if (length !== undefined) {
       // A small body of known length: read it whole and send it as one frame.
       let bytes: Uint8Array<ArrayBuffer>;
@@ -82,12 +137,12 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
         if (!abort.signal.aborted) stream.reset(ResetCode.TargetError, `Body failed: ${(err as Error).message}`);
         return;
       }
-      stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bytes.byteLength === 0);
+      stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, bytes.byteLength === 0);
       deps.onAnswered?.(response.status, performance.now() - started);
       if (bytes.byteLength > 0) await stream.sendWhole(bytes);
       return;
     }
-    stream.sendHead(FrameKind.ResponseHead, { status: response.status, headers }, bodyless);
+    stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, bodyless);
     deps.onAnswered?.(response.status, performance.now() - started);
     if (bodyless) {
       response.body?.cancel().catch(() => {});

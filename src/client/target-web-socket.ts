@@ -2,7 +2,7 @@ import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
 import { ByteQueue } from "../protocol/byte-queue.ts";
 import type { HeaderList } from "../protocol/head.ts";
-import { concat, joinBytes } from "../protocol/bytes.ts";
+import { concat, joinBytes, latin1 } from "../protocol/bytes.ts";
 import { acceptKey, encodeClientFrame, indexOfCrlfCrlf, MAX_FRAME_HEADER_BYTES, Opcode, readFrameHeader } from "../protocol/rfc6455.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/websocket-records.ts";
 
@@ -81,7 +81,8 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
       "Sec-WebSocket-Version: 13",
       ...headers.filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())).map(([name, value]) => `${name}: ${value}`),
     ];
-    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    // Latin-1: each character of a header value is one byte, as the visitor sent it.
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
     let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     let headEnd = -1;
     let ended = false;
@@ -118,7 +119,7 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
       if (buffer.byteLength > MAX_HEAD_BYTES) throw new Error("WebSocket handshake answer too large");
       await more();
     }
-    const head = parseHead(new TextDecoder().decode(buffer.subarray(0, headEnd)));
+    const head = parseHead(latin1(buffer.subarray(0, headEnd)));
     const rest = buffer.subarray(headEnd + 4);
     if (head.status !== 101) {
       // A refusal: pass on its status, headers and a body of known, modest length.

@@ -116,6 +116,8 @@ export function runUplink(
         pinger = setInterval(() => {
           if (Date.now() - mux!.lastSeen > DEAD_AFTER_MS) {
             finish(1006, `No answer from the entry for ${DEAD_AFTER_MS / 1000} s`);
+          } else if (mux!.writer.stalledMs > DEAD_AFTER_MS) {
+            finish(1006, `The entry read nothing for ${DEAD_AFTER_MS / 1000} s`);
           } else {
             mux!.ping();
           }

@@ -1,5 +1,5 @@
 import { FrameKind, ResetCode } from "../protocol/constants.ts";
-import type { RequestHead } from "../protocol/head.ts";
+import { carriableHeaders, type HeaderList, type RequestHead } from "../protocol/head.ts";
 import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from "../protocol/websocket-records.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { type ForwarderDeps, targetUrl } from "./forwarder.ts";
@@ -28,14 +28,20 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     opened = await openTargetWebSocket(targetWebSocketUrl(deps.target, head.target), head.headers, abort.signal);
   } catch (err) {
     if (!abort.signal.aborted) {
+      deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
       stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
       deps.onAnswered?.(502, performance.now() - started);
     }
     return;
   }
   if (!opened.accepted) {
-    const { status, headers, body } = opened;
-    stream.sendHead(FrameKind.ResponseHead, { status, headers: [...headers, ["content-length", String(body.byteLength)]] }, body.byteLength === 0);
+    const { status, body } = opened;
+    const headers = carriableResponseHeaders(opened.headers, deps);
+    try {
+      stream.sendHead(FrameKind.ResponseHead, { status, headers: [...headers, ["content-length", String(body.byteLength)]] }, body.byteLength === 0);
+    } catch (err) {
+      return headTooLarge(stream, err, deps);
+    }
     if (body.byteLength > 0) await stream.sendWhole(body as Uint8Array<ArrayBuffer>);
     deps.onAnswered?.(status, performance.now() - started);
     return;
@@ -45,7 +51,12 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     socket.destroy();
     return;
   }
-  stream.sendHead(FrameKind.ResponseHead, { status: 101, headers: opened.headers }, false);
+  try {
+    stream.sendHead(FrameKind.ResponseHead, { status: 101, headers: carriableResponseHeaders(opened.headers, deps) }, false);
+  } catch (err) {
+    socket.destroy();
+    return headTooLarge(stream, err, deps);
+  }
   deps.onAnswered?.(101, performance.now() - started);
   // The stream ended abnormally (visitor lost, uplink lost): the target is told the other side went away.
   stream.onReset = () => socket.close(1001, "Visitor went away");
@@ -64,6 +75,21 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     },
   });
   await pumpToTarget(stream, socket);
+}
+
+/** The target's handshake answer headers, only those the entry accepts (the others logged). */
+function carriableResponseHeaders(headers: HeaderList, deps: ForwarderDeps): HeaderList {
+  const carried = carriableHeaders(headers);
+  if (carried.dropped.length > 0) {
+    deps.warn?.("target response headers left out: control characters or bad names", { headers: carried.dropped.slice(0, 10) });
+  }
+  return carried.headers;
+}
+
+function headTooLarge(stream: MuxStream, err: unknown, deps: ForwarderDeps): void {
+  if (!(err instanceof RangeError)) throw err;
+  deps.warn?.("target response head too large for the tunnel", { error: err.message });
+  stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
 }
 
 /** Entry → target: records to messages, each awaiting the socket's drain. */

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { CONNECT_PATH, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { CloseCode, CONNECT_PATH } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
@@ -9,6 +9,7 @@ import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
+import { isValidHost, sessionFromHost } from "./host.ts";
 import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { SessionTokenVerifier } from "./session-token.ts";
@@ -25,21 +26,6 @@ export interface EntryAppDeps {
   listenPort: () => number;
   /** Entry-wide state: draining. */
   state: EntryState;
-}
-
-/**
- * The session a Host names, or undefined for the control plane:
- * `<session>.<domain>` with or without a port.
- */
-export function sessionFromHost(host: string | null, domain: string): string | undefined {
-  if (!host) return undefined;
-  let name = host.toLowerCase();
-  const colon = name.lastIndexOf(":");
-  if (colon !== -1 && !name.endsWith("]")) name = name.slice(0, colon);
-  if (!name.endsWith(domain) || name.length <= domain.length + 1) return undefined;
-  if (name.charCodeAt(name.length - domain.length - 1) !== 46 /* . */) return undefined;
-  const label = name.slice(0, name.length - domain.length - 1);
-  return SESSION_NAME_PATTERN.test(label) ? label : undefined;
 }
 
 /** The entry's request handler: the data plane by Host, the Hono control-plane app otherwise. */
@@ -193,6 +179,10 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
         if (uplink.mux && now - uplink.mux.lastSeen > UPLINK_SILENCE_MS) {
           log.warn("uplink silent, closing", { session: session.name, uplink: uplink.id });
           uplink.close(1001, `No frames for ${UPLINK_SILENCE_MS / 1000} s`);
+        } else if (uplink.mux && uplink.mux.writer.stalledMs > UPLINK_SILENCE_MS) {
+          // Frames arrive but ours are not read: pings alone must not keep such an uplink.
+          log.warn("uplink not reading, closing", { session: session.name, uplink: uplink.id });
+          uplink.close(CloseCode.NotReading, `Nothing read for ${UPLINK_SILENCE_MS / 1000} s`);
         }
       }
     }
@@ -208,7 +198,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       metrics.close();
     },
     async fetch(request, env) {
-      const session = sessionFromHost(request.headers.get("host"), config.domain);
+      const host = request.headers.get("host");
+      if (host !== null && !isValidHost(host)) {
+        return errorResponse(400, "Bad request: the Host header must be a host name with an optional numeric port");
+      }
+      const session = sessionFromHost(host, config.domain);
       if (session === undefined) return app.fetch(request, env);
       if (!config.metrics) return await proxyOrBadGateway(request, session, env);
       const started = performance.now();

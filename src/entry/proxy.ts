@@ -1,6 +1,6 @@
 import { MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
 import { endToEndHeaders, isBodyless } from "../protocol/end-to-end-headers.ts";
-import type { RequestHead, ResponseHead } from "../protocol/head.ts";
+import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config.ts";
@@ -8,10 +8,10 @@ import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { RateDecision, RateLimits } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
+import { scopeCookies } from "./cookie-scope.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
-
 
 /** A plain-text error answer from the entry itself. */
 export function errorResponse(status: number, message: string): Response {
@@ -27,9 +27,21 @@ function originForm(url: string): string {
   return slash === -1 ? "/" : url.slice(slash);
 }
 
-/** The head sent to the client: end-to-end headers plus X-Forwarded-*. */
-export function requestHead(request: Request, remoteAddress: string, scheme: string): RequestHead {
-  const headers = endToEndHeaders(request.headers, ["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
+/**
+ * Headers the entry writes itself (X-Forwarded-*) or never passes on
+ * (`Forwarded`, `X-Real-IP`: a visitor could claim any address with them).
+ */
+const REPLACED_HEADERS = ["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"];
+
+/**
+ * The head sent to the client: end-to-end headers plus X-Forwarded-*. When
+ * no body is sent (`sendsBody` false: GET, HEAD, or none), a Content-Length
+ * other than 0 is left out, so the head's framing always describes exactly
+ * the bytes the target will get.
+ */
+export function requestHead(request: Request, remoteAddress: string, scheme: string, sendsBody: boolean): RequestHead {
+  let headers = endToEndHeaders(request.headers, REPLACED_HEADERS);
+  if (!sendsBody) headers = headers.filter(([name, value]) => name !== "content-length" || value === "0");
   const priorFor = request.headers.get("x-forwarded-for");
   headers.push(
     ["x-forwarded-for", priorFor ? `${priorFor}, ${remoteAddress}` : remoteAddress],
@@ -39,23 +51,42 @@ export function requestHead(request: Request, remoteAddress: string, scheme: str
   return { method: request.method, target: originForm(request.url), headers };
 }
 
-/** Maps a stream that ended before its head to the visitor's answer. */
-function failureResponse(err: unknown, session: string): Response {
+/** The entry's answer to a head it will not forward (431 too large, 400 not carriable), or undefined. */
+export function refuseHead(head: RequestHead): Response | undefined {
+  const size = headBytes(head);
+  if (size > MAX_HEAD_BYTES) {
+    return errorResponse(431, `Request header fields too large: ${size} bytes of path and headers, the limit is ${MAX_HEAD_BYTES}`);
+  }
+  const problem = requestHeadProblem(head);
+  return problem ? errorResponse(400, `Bad request: ${problem}`) : undefined;
+}
+
+/**
+ * Maps a stream that ended before its head to the visitor's answer. Visitors
+ * get a plain reason; details (the target's address, its error) stay in the
+ * client's log.
+ */
+export function failureResponse(err: unknown, session: string): Response {
+  if (err instanceof RangeError) {
+    return errorResponse(431, "Request header fields too large for the tunnel");
+  }
   if (err instanceof StreamResetError) {
     switch (err.code) {
       case ResetCode.Timeout:
         return errorResponse(504, `Gateway timeout: the tunnel client of session "${session}" sent no response in time`);
       case ResetCode.TargetUnreachable:
-        return errorResponse(502, `Bad gateway: the target of session "${session}" could not be reached (${err.message})`);
+        return errorResponse(502, `Bad gateway: the target of session "${session}" could not be reached`);
       case ResetCode.TooLarge:
-        return errorResponse(413, `Payload too large: ${err.message}`);
+        return errorResponse(413, "Payload too large: the request body is over the limit");
       case ResetCode.TargetError:
-        return errorResponse(502, `Bad gateway: the target of session "${session}" failed (${err.message})`);
+        return errorResponse(502, `Bad gateway: the target of session "${session}" failed`);
+      case ResetCode.ProtocolError:
+        return errorResponse(502, `Bad gateway: session "${session}" sent an answer the tunnel cannot carry`);
       default:
-        return errorResponse(502, `Bad gateway: session "${session}" ended the request (${err.message})`);
+        return errorResponse(502, `Bad gateway: session "${session}" ended the request`);
     }
   }
-  return errorResponse(502, `Bad gateway: session "${session}": ${(err as Error).message}`);
+  return errorResponse(502, `Bad gateway: session "${session}" could not take the request`);
 }
 
 /** Everything the proxy needs besides the request. */
@@ -120,15 +151,32 @@ export function admit(request: Request, session: string, deps: ProxyDeps): Uplin
   return uplink;
 }
 
-/** Waits for a stream's response head (within the head deadline); the error answer if it fails. */
-export async function awaitResponseHead(stream: MuxStream, request: Request, session: string, deps: ProxyDeps): Promise<ResponseHead | Response> {
-  const waiting = deps.deadlines.track(stream, request.signal);
+/**
+ * Waits for a stream's response head; the error answer if it fails. The head
+ * deadline runs from when the request body has been sent (`bodySent`), so a
+ * long upload is not cut short by it.
+ */
+export async function awaitResponseHead(
+  stream: MuxStream,
+  request: Request,
+  session: string,
+  deps: ProxyDeps,
+  bodySent?: Promise<void>,
+): Promise<ResponseHead | Response> {
+  let waiting: { settle(): void } | undefined;
+  let done = false;
+  const track = () => {
+    if (!done) waiting = deps.deadlines.track(stream, request.signal);
+  };
+  if (bodySent) bodySent.then(track);
+  else track();
   try {
     return await stream.responseHead;
   } catch (err) {
     return failureResponse(err, session);
   } finally {
-    waiting.settle();
+    done = true;
+    waiting?.settle();
   }
 }
 
@@ -139,29 +187,32 @@ export async function proxyRequest(
   remoteAddress: string,
   deps: ProxyDeps,
 ): Promise<Response> {
+  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  const head = requestHead(request, remoteAddress, deps.config.publicScheme, hasBody);
+  const refusal = refuseHead(head);
+  if (refusal) return refusal;
   const uplink = admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
   const maxBody = deps.config.maxBodyBytes;
-  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
   let stream: MuxStream;
   try {
-    stream = uplink.mux!.open(requestHead(request, remoteAddress, deps.config.publicScheme), !hasBody);
+    stream = uplink.mux!.open(head, !hasBody);
   } catch (err) {
     return failureResponse(err, session);
   }
-  if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel, maxBody);
-  const head = await awaitResponseHead(stream, request, session, deps);
-  if (head instanceof Response) return head;
-  if (head.status === 101) {
+  const bodySent = hasBody ? stream.sendBody(request.body!, ResetCode.Cancel, maxBody) : undefined;
+  const answer = await awaitResponseHead(stream, request, session, deps, bodySent);
+  if (answer instanceof Response) return answer;
+  if (answer.status === 101) {
     stream.reset(ResetCode.ProtocolError, "101 answer to a request that is not a WebSocket upgrade");
     return errorResponse(502, `Bad gateway: session "${session}" answered 101 to a plain request`);
   }
-  return await visitorResponse(stream, request.method, head, session);
+  return await visitorResponse(stream, request.method, answer, session, deps.config.domain);
 }
 
 /** The visitor's answer from a response head and the stream's body. */
-export async function visitorResponse(stream: MuxStream, method: string, head: ResponseHead, session: string): Promise<Response> {
-  const headers = new Headers(head.headers);
+export async function visitorResponse(stream: MuxStream, method: string, head: ResponseHead, session: string, domain: string): Promise<Response> {
+  const headers = new Headers(scopeCookies(head.headers, `${session}.${domain}`));
   const bodyless = isBodyless(method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});

@@ -4,6 +4,7 @@ import { decodeHello, encodeJson, type Hello } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import type { FrameSocket } from "../mux/frame-socket.ts";
 import { Mux } from "../mux/mux.ts";
+import { PeerNotReadingError } from "../mux/frame-writer.ts";
 import type { EntryConfig } from "../config.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { UplinkSocketEvents } from "./entry-runtime.ts";
@@ -13,6 +14,8 @@ import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
 
 /** How long a new socket may take to say hello. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** A hello (session name, token, window) fits easily: anything bigger before the welcome is refused. */
+export const MAX_HELLO_MESSAGE_BYTES = 4096;
 
 let uplinkCounter = 0;
 
@@ -78,6 +81,9 @@ export class Uplink implements UplinkSocketEvents {
     }
     try {
       if (this.#helloSeen) throw new ProtocolError("Frame before welcome");
+      if (bytes.byteLength > MAX_HELLO_MESSAGE_BYTES) {
+        throw new ProtocolError(`Hello too large: ${bytes.byteLength} bytes (at most ${MAX_HELLO_MESSAGE_BYTES})`);
+      }
       const frame = decodeFrame(bytes);
       if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
       this.#helloSeen = true;
@@ -137,6 +143,8 @@ export class Uplink implements UplinkSocketEvents {
       onClose: (err) => {
         if (err instanceof ProtocolError) {
           this.#log.warn("uplink protocol error", { session: this.session, uplink: this.id, error: err.message });
+        } else if (err instanceof PeerNotReadingError) {
+          this.#log.warn("uplink not reading, closed", { session: this.session, uplink: this.id, error: err.message });
         }
         this.#registry.remove(this);
       },

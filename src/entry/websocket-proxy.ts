@@ -10,7 +10,8 @@ import {
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "./entry-runtime.ts";
-import { admit, awaitResponseHead, errorResponse, type ProxyDeps, requestHead, visitorResponse } from "./proxy.ts";
+import { scopeCookies } from "./cookie-scope.ts";
+import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 
 /**
  * Bytes of a visitor's messages the entry holds while the target reads
@@ -35,26 +36,28 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   if (request.headers.get("sec-websocket-version") !== "13" || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
     return errorResponse(400, "Bad request: a WebSocket handshake needs Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key");
   }
+  const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme, false), websocket: true };
+  const refusal = refuseHead(head);
+  if (refusal) return refusal;
   const uplink = admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
-  const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme), websocket: true };
   let stream: MuxStream;
   try {
     stream = uplink.mux!.open(head, false);
   } catch (err) {
-    return errorResponse(502, `Bad gateway: session "${session}": ${(err as Error).message}`);
+    return failureResponse(err, session);
   }
   const answer = await awaitResponseHead(stream, request, session, deps);
   if (answer instanceof Response) return answer;
   if (answer.status !== 101) {
     // The target refused the WebSocket: the visitor gets its answer as is.
     stream.sendEnd();
-    return await visitorResponse(stream, request.method, answer, session);
+    return await visitorResponse(stream, request.method, answer, session, deps.config.domain);
   }
   const bridge = new WebSocketBridge(session, stream, deps.state.webSockets);
   const response = env.upgradeVisitor({
     protocol: answer.headers.find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1],
-    headers: answer.headers.filter(([name]) => name.toLowerCase() === "set-cookie"),
+    headers: scopeCookies(answer.headers.filter(([name]) => name.toLowerCase() === "set-cookie"), `${session}.${deps.config.domain}`),
     events: bridge,
   });
   if (!response) {

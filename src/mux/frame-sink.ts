@@ -11,6 +11,8 @@ export interface FrameSink {
   abort(reason: Error): void;
   /** Bytes waiting to be sent. */
   readonly queuedBytes: number;
+  /** How long the writer has been waiting for the socket to drain, in ms (0 when it is not). */
+  readonly stalledMs: number;
   /** Frames and messages sent so far. */
   readonly frames: number;
   readonly messages: number;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FrameKind } from "../protocol/constants.ts";
 import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import type { FrameSocket } from "./frame-socket.ts";
-import { FrameWriter, WAIT_SAMPLE_EVERY } from "./frame-writer.ts";
+import { CONTROL_FRAME_COST, FrameWriter, MAX_CONTROL_QUEUE_COST, PeerNotReadingError, WAIT_SAMPLE_EVERY } from "./frame-writer.ts";
 
 /** A socket that models Bun's server socket: -1 under backpressure, drops past a limit. */
 class SlowSocket implements FrameSocket {
@@ -109,5 +109,37 @@ describe("FrameWriter()", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(waits.length).toBe(3);
     for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(0);
+  });
+
+  test("a peer that does not read: control frames are bounded, then the writer fails", async () => {
+    // A socket that takes one message and then never drains.
+    const stuck: FrameSocket = { send: () => false, drained: () => new Promise(() => {}), close() {} };
+    let failure: Error | undefined;
+    const writer = new FrameWriter(stuck, (err) => (failure = err));
+    const ping = encodeFrame(FrameKind.Ping, 0x2, 0, new Uint8Array(8));
+    let sent = 0;
+    while (!failure && sent < 1_000_000) {
+      writer.send(ping);
+      sent++;
+      if (sent % 1000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(failure).toBeInstanceOf(PeerNotReadingError);
+    expect(sent).toBeLessThan(MAX_CONTROL_QUEUE_COST / CONTROL_FRAME_COST + 10);
+    expect(writer.stalledMs).toBeGreaterThanOrEqual(0);
+  });
+
+  test("stalledMs tells how long the writer has waited for a drain", async () => {
+    let drain = () => {};
+    const socket: FrameSocket = { send: () => false, drained: () => new Promise<void>((r) => (drain = r)), close() {} };
+    const writer = new FrameWriter(socket, () => {});
+    expect(writer.stalledMs).toBe(0);
+    writer.send(numbered(0)); // sent; the socket asks for a drain
+    await new Promise((r) => setTimeout(r, 5));
+    writer.send(numbered(1)); // waits for it
+    await new Promise((r) => setTimeout(r, 30));
+    expect(writer.stalledMs).toBeGreaterThanOrEqual(20);
+    drain();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(writer.stalledMs).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { joinBytes } from "../protocol/bytes.ts";
-import { BATCH_FLUSH_BYTES } from "../protocol/constants.ts";
+import { BATCH_FLUSH_BYTES, FrameKind } from "../protocol/constants.ts";
 import type { FrameSocket } from "./frame-socket.ts";
 
 /** Options for {@linkcode FrameWriter}. */
@@ -8,6 +8,20 @@ export interface FrameWriterOptions {
   highWaterMark?: number;
   /** Observes how long frames wait in the queue before the sink takes them (ms), one frame in {@linkcode WAIT_SAMPLE_EVERY}. */
   onWait?: (ms: number) => void;
+}
+
+/**
+ * What queued control frames may cost before the peer counts as not reading:
+ * their bytes plus {@linkcode CONTROL_FRAME_COST} each (a queued frame's
+ * objects weigh far more than its few bytes). 10 000 request heads of 1 KiB
+ * fit; a million ping answers do not.
+ */
+export const MAX_CONTROL_QUEUE_COST = 16 * 1024 * 1024;
+export const CONTROL_FRAME_COST = 256;
+
+/** The peer stopped reading: control frames piled up past {@linkcode MAX_CONTROL_QUEUE_COST}. */
+export class PeerNotReadingError extends Error {
+  override name = "PeerNotReadingError";
 }
 
 /** Queue waits are timed for one frame in this many: a uniform sample of the wait, at a fraction of the clock reads. */
@@ -44,6 +58,10 @@ export class FrameWriter {
   /** Frames queued and frames taken, counted to pick the sampled ones (only when observed). */
   #queuedCount = 0;
   #takenCount = 0;
+  /** What the control frames in the queue cost (bytes plus a fixed cost each). */
+  #controlCost = 0;
+  /** When the sink began waiting for the socket to drain (0: not waiting). */
+  #drainingSince = 0;
   /** Messages sent, and frames in them (for the batching ratio). */
   messages = 0;
   frames = 0;
@@ -57,6 +75,7 @@ export class FrameWriter {
       {
         write: (frame) => {
           this.#pending--;
+          if (frame[1] !== FrameKind.Data) this.#controlCost -= frame.byteLength + CONTROL_FRAME_COST;
           if (onWait && this.#takenCount++ % WAIT_SAMPLE_EVERY === 0) onWait(performance.now() - this.#enqueuedAt.shift()!);
           this.#batch.push(frame);
           this.#batchBytes += frame.byteLength;
@@ -67,7 +86,10 @@ export class FrameWriter {
           }
           if (this.#mustDrain) {
             this.#mustDrain = false;
-            return socket.drained();
+            this.#drainingSince = Date.now();
+            return socket.drained().then(() => {
+              this.#drainingSince = 0;
+            });
           }
         },
       },
@@ -81,9 +103,25 @@ export class FrameWriter {
     return this.#writer.desiredSize === null ? 0 : Math.max(0, -this.#writer.desiredSize);
   }
 
-  /** Queues a control frame (heads, credit, end, reset, ping) without waiting. */
+  /** How long the writer has been waiting for the socket to drain, in ms (0 when it is not). */
+  get stalledMs(): number {
+    return this.#drainingSince === 0 ? 0 : Date.now() - this.#drainingSince;
+  }
+
+  /**
+   * Queues a control frame (heads, credit, end, reset, ping) without waiting.
+   * Past {@linkcode MAX_CONTROL_QUEUE_COST} of them the writer fails with
+   * {@linkcode PeerNotReadingError}: a peer that does not read may not grow
+   * our memory, whatever it makes us answer.
+   */
   send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
+    this.#controlCost += frame.byteLength + CONTROL_FRAME_COST;
+    if (this.#controlCost > MAX_CONTROL_QUEUE_COST) {
+      this.#fail(new PeerNotReadingError(`Peer is not reading: ${this.#controlCost} bytes of control frames queued`));
+      this.#writer.abort(this.#failed).catch(() => {});
+      return;
+    }
     this.#pending++;
     if (this.#timed && this.#queuedCount++ % WAIT_SAMPLE_EVERY === 0) this.#enqueuedAt.push(performance.now());
     this.#writer.write(frame).catch((err) => this.#fail(err));

@@ -83,10 +83,15 @@ export class MuxStream {
     return this.#head.promise;
   }
 
-  /** Sends a request head (entry) or response head (client). */
+  /** Sends a request head (entry) or response head (client); throws RangeError, sending nothing, when it exceeds one frame. */
   sendHead(kind: typeof FrameKind.RequestHead | typeof FrameKind.ResponseHead, head: RequestHead | ResponseHead, endStream: boolean): void {
+    this.sendEncodedHead(kind, encodeHead(head), endStream);
+  }
+
+  /** Sends a head already encoded with `encodeHead`. */
+  sendEncodedHead(kind: typeof FrameKind.RequestHead | typeof FrameKind.ResponseHead, payload: Uint8Array, endStream: boolean): void {
     const flags = endStream ? Flag.EndStream : 0;
-    this.#owner.writer.send(encodeFrame(kind, flags, this.id, encodeHead(head)));
+    this.#owner.writer.send(encodeFrame(kind, flags, this.id, payload));
     if (endStream) this.#apply("send-end");
   }
 

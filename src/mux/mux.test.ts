@@ -149,6 +149,46 @@ describe("Mux()", () => {
     expect(() => entry.open(head(), true)).toThrow(StreamResetError);
   });
 
+  test("a malformed request head resets only its own stream; the uplink carries on", async () => {
+    const { entry, closes } = pair((stream) => {
+      stream.sendHead(FrameKind.ResponseHead, { status: 204, headers: [] }, true);
+    });
+    // The entry's mux sends heads as given: one the client refuses (DEL in a value), then a good one.
+    const bad = entry.open({ method: "GET", target: "/", headers: [["x", "a\x7fb"]] }, true);
+    const good = entry.open(head(), true);
+    const err = await bad.responseHead.catch((e) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(err.code).toBe(ResetCode.ProtocolError);
+    expect((await good.responseHead).status).toBe(204);
+    await tick(20);
+    expect(closes.client).toBeUndefined();
+    expect(closes.entry).toBeUndefined();
+  });
+
+  test("a malformed response head resets only its own stream, as ProtocolError", async () => {
+    const { entry, clientSocket, closes } = pair((stream, h) => {
+      if (h.target === "/bad") {
+        clientSocket.send(encodeFrame(FrameKind.ResponseHead, 0, stream.id, new TextEncoder().encode(JSON.stringify({ status: 200, headers: [["x-reason", "\u00e9\u2603"]] }))));
+      } else {
+        stream.sendHead(FrameKind.ResponseHead, { status: 200, headers: [] }, true);
+      }
+    });
+    const bad = entry.open(head("/bad"), true);
+    const err = await bad.responseHead.catch((e) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(err.code).toBe(ResetCode.ProtocolError);
+    const good = entry.open(head("/good"), true);
+    expect((await good.responseHead).status).toBe(200);
+    expect(closes.client).toBeUndefined();
+    expect(closes.entry).toBeUndefined();
+  });
+
+  test("a head too large to encode leaves no stream behind", () => {
+    const { entry } = pair(() => {});
+    expect(() => entry.open({ method: "GET", target: "/", headers: [["x-big", "a".repeat(70_000)]] }, true)).toThrow(RangeError);
+    expect(entry.activeStreams).toBe(0);
+  });
+
   test("answers pings", async () => {
     const { entry } = pair(() => {});
     expect(await entry.ping()).toBeGreaterThanOrEqual(0);

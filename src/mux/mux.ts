@@ -1,9 +1,10 @@
-import { Flag, FrameKind, GoAwayCode, MAX_MESSAGE_BYTES, ResetCode } from "../protocol/constants.ts";
+import { CloseCode, Flag, FrameKind, GoAwayCode, MAX_MESSAGE_BYTES, ResetCode } from "../protocol/constants.ts";
 import { decodeCredit, decodeFrameAt, decodeReason, encodeFrame, encodeReason, type Frame } from "../protocol/frame.ts";
-import { decodeRequestHead, decodeResponseHead, type RequestHead } from "../protocol/head.ts";
+import { decodeRequestHead, decodeResponseHead, encodeHead, type RequestHead } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import type { FrameSocket } from "./frame-socket.ts";
 import { createFrameSink, type FrameSink } from "./frame-sink.ts";
+import { PeerNotReadingError } from "./frame-writer.ts";
 import { MuxStream, type StreamOwner } from "./mux-stream.ts";
 import { StreamResetError } from "./stream-reset-error.ts";
 
@@ -51,7 +52,10 @@ export class Mux implements StreamOwner {
 
   constructor(options: MuxOptions) {
     this.#options = options;
-    this.writer = createFrameSink(options.socket, (err) => this.close(err), options.onWriterWait);
+    this.writer = createFrameSink(options.socket, (err) => {
+      this.close(err);
+      if (err instanceof PeerNotReadingError) options.socket.close(CloseCode.NotReading, err.message.slice(0, 120));
+    }, options.onWriterWait);
   }
 
   /** Streams open now. */
@@ -77,10 +81,12 @@ export class Mux implements StreamOwner {
   open(head: RequestHead, endStream: boolean): MuxStream {
     if (this.#options.role !== "entry") throw new Error("Only the entry opens streams");
     if (this.#closed !== undefined) throw StreamResetError.uplinkLost("uplink closed");
+    // Encoded first: a head that cannot be sent must not leave a stream behind.
+    const payload = encodeHead(head);
     const id = ++this.#highestId;
     const stream = new MuxStream(id, this, this.#windows());
     this.#streams.set(id, stream);
-    stream.sendHead(FrameKind.RequestHead, head, endStream);
+    stream.sendEncodedHead(FrameKind.RequestHead, payload, endStream);
     return stream;
   }
 
@@ -175,7 +181,16 @@ export class Mux implements StreamOwner {
         if (this.#options.role !== "entry") throw new ProtocolError("Client received a response head");
         const stream = this.#stream(frame, true);
         if (!stream) return;
-        stream.receiveHead(decodeResponseHead(frame.payload));
+        let head;
+        try {
+          head = decodeResponseHead(frame.payload);
+        } catch (err) {
+          // A head that makes no sense costs its own stream, never the uplink.
+          if (!(err instanceof ProtocolError)) throw err;
+          stream.reset(ResetCode.ProtocolError, err.message);
+          return;
+        }
+        stream.receiveHead(head);
         if (frame.flags & Flag.EndStream) stream.receiveEnd();
         return;
       }
@@ -221,10 +236,18 @@ export class Mux implements StreamOwner {
     if (frame.streamId <= this.#highestId) {
       throw new ProtocolError(`Stream id ${frame.streamId} reused or out of order`);
     }
-    const head = decodeRequestHead(frame.payload);
     this.#highestId = frame.streamId;
     const stream = new MuxStream(frame.streamId, this, this.#windows());
     this.#streams.set(frame.streamId, stream);
+    let head: RequestHead;
+    try {
+      head = decodeRequestHead(frame.payload);
+    } catch (err) {
+      // A head that makes no sense costs its own stream, never the uplink.
+      if (!(err instanceof ProtocolError)) throw err;
+      stream.reset(ResetCode.ProtocolError, err.message);
+      return;
+    }
     if (frame.flags & Flag.EndStream) stream.receiveEnd();
     else stream.peerSendsBody = true;
     if (this.#options.onStream) {

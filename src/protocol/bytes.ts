@@ -15,3 +15,10 @@ export function joinBytes(parts: readonly Uint8Array[], total = parts.reduce((n,
 export function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
   return joinBytes([a, b], a.byteLength + b.byteLength);
 }
+
+/** Bytes as a string of one Latin-1 character each (how HTTP heads are read: a ByteString). */
+export function latin1(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) out += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  return out;
+}

@@ -104,6 +104,8 @@ export const CloseCode = {
   Unauthorized: 4001,
   /** Bad frame: the uplink broke the tunnel2 protocol. */
   BadFrame: 4002,
+  /** The peer stopped reading: what it made us queue passed the bound. */
+  NotReading: 4003,
 } as const;
 
 /** Path on the control plane where clients open uplinks. */

@@ -1,6 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { MAX_PAYLOAD_BYTES } from "./constants.ts";
-import { decodeHello, decodeRequestHead, decodeResponseHead, encodeHead, encodeJson } from "./head.ts";
+import {
+  carriableHeaders,
+  decodeHello,
+  decodeRequestHead,
+  decodeResponseHead,
+  encodeHead,
+  encodeJson,
+  headBytes,
+  requestHeadProblem,
+  responseHeadProblem,
+} from "./head.ts";
 import { ProtocolError } from "./protocol-error.ts";
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -31,6 +41,9 @@ describe("request and response heads", () => {
     ["header with CRLF", { method: "GET", target: "/", headers: [["x", "a\r\nb: c"]] }],
     ["header with a bad name", { method: "GET", target: "/", headers: [["x y", "1"]] }],
     ["header triple", { method: "GET", target: "/", headers: [["x", "1", "2"]] }],
+    ["header with DEL", { method: "GET", target: "/", headers: [["x", "a\x7f"]] }],
+    ["header with NUL", { method: "GET", target: "/", headers: [["x", "a\0"]] }],
+    ["header past U+00FF", { method: "GET", target: "/", headers: [["x", "\u2603"]] }],
   ];
   for (const [name, value] of badRequests) {
     test(`request head: rejects ${name}`, () => {
@@ -58,5 +71,46 @@ describe("request and response heads", () => {
   test("hello needs its fields", () => {
     expect(decodeHello(encodeJson({ session: "a", token: "t", window: 65536 }))).toEqual({ session: "a", token: "t", window: 65536 });
     expect(() => decodeHello(bytes({ session: "a" }))).toThrow(ProtocolError);
+  });
+
+  test("one rule: what requestHeadProblem() passes, decodeRequestHead() accepts, and back", () => {
+    for (let code = 0; code < 0x110; code++) {
+      const head = { method: "GET", target: "/", headers: [["x-v", `a${String.fromCharCode(code)}b`]] as [string, string][] };
+      const problem = requestHeadProblem(head);
+      const decoded = (() => {
+        try {
+          decodeRequestHead(encodeHead(head));
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      expect(decoded).toBe(problem === undefined);
+      expect(responseHeadProblem({ status: 200, headers: head.headers })).toBe(problem);
+    }
+  });
+
+  test("headBytes() counts the target and one line per header", () => {
+    expect(headBytes({ target: "/abc", headers: [["a", "1"], ["bb", ""]] })).toBe(4 + (1 + 1 + 4) + (2 + 0 + 4));
+  });
+});
+
+describe("carriableHeaders()", () => {
+  test("a value decoded as UTF-8 goes back to its bytes, one Latin-1 character each", () => {
+    const { headers, dropped } = carriableHeaders([["x-reason", "caf\u00e9 \u2603"], ["x-ok", "plain"]]);
+    expect(headers).toEqual([["x-reason", "caf\u00c3\u00a9 \u00e2\u0098\u0083"], ["x-ok", "plain"]]);
+    expect(dropped).toEqual([]);
+  });
+
+  test("control characters and bad names are left out, and named", () => {
+    const input: [string, string][] = [["x-a", "1"], ["x-del", "a\x7f"], ["bad name", "2"], ["x-nul", "\0"], ["x-b", "\u00ff"]];
+    const { headers, dropped } = carriableHeaders(input);
+    expect(headers).toEqual([["x-a", "1"], ["x-b", "\u00ff"]]);
+    expect(dropped).toEqual(["x-del", "bad name", "x-nul"]);
+  });
+
+  test("returns the same list when nothing changes", () => {
+    const input: [string, string][] = [["a", "1"], ["b", "\t2 "]];
+    expect(carriableHeaders(input).headers).toBe(input);
   });
 });

@@ -1,5 +1,6 @@
 import { MAX_PAYLOAD_BYTES } from "./constants.ts";
 import { ProtocolError } from "./protocol-error.ts";
+import { latin1 } from "./bytes.ts";
 
 /** Header list in wire order; repeated names (Set-Cookie) stay separate. */
 export type HeaderList = [name: string, value: string][];
@@ -21,8 +22,93 @@ export interface ResponseHead {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Header values: visible ASCII/obs-text, space and tab; no CR, LF or NUL.
+// Header values (RFC 9110 field-value): visible ASCII, obs-text, space and tab.
+// No control character: not CR, LF, NUL, nor DEL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * Largest head a visitor may send (request target plus `name: value` lines),
+ * as Bun's own server limit: bigger heads get 431 at the entry. Whatever
+ * passes it encodes well inside one frame.
+ */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** Whether `name` is an HTTP token (a valid method or header name). */
+export function isToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/** Whether `value` is a header value the tunnel carries (no control characters; Latin-1 only). */
+export function isFieldValue(value: string): boolean {
+  return FIELD_VALUE.test(value);
+}
+
+/** Bytes of a head as a visitor or target sent it: the target plus one `name: value\r\n` line per header. */
+export function headBytes(head: { target?: string; headers: HeaderList }): number {
+  let n = head.target?.length ?? 0;
+  for (const [name, value] of head.headers) n += name.length + value.length + 4;
+  return n;
+}
+
+function headerProblem(headers: HeaderList): string | undefined {
+  for (const [name, value] of headers) {
+    if (!TOKEN.test(name)) return `header name ${JSON.stringify(name.slice(0, 40))} is not a token`;
+    const bad = value.match(BAD_VALUE_CHAR);
+    if (bad) {
+      const code = bad[0].charCodeAt(0);
+      return `header ${name} has a character the tunnel does not carry (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a request head cannot cross the tunnel, or undefined when it can: the
+ * one rule both the entry (which answers 400) and the client (which decodes)
+ * apply, so a head the entry sends is never one the client refuses.
+ */
+export function requestHeadProblem(head: RequestHead): string | undefined {
+  if (!TOKEN.test(head.method)) return "the method is not a token";
+  if (!head.target.startsWith("/") || /[\s\0]/.test(head.target) || BAD_VALUE_CHAR.test(head.target)) {
+    return "the request target is not a path";
+  }
+  return headerProblem(head.headers);
+}
+
+/** Why a response head cannot cross the tunnel, or undefined when it can. */
+export function responseHeadProblem(head: ResponseHead): string | undefined {
+  if (!Number.isInteger(head.status) || (head.status < 200 && head.status !== 101) || head.status > 599) return "bad status";
+  return headerProblem(head.headers);
+}
+
+/**
+ * The headers of a target's answer made fit to cross: a value a runtime
+ * decoded as UTF-8 (characters past U+00FF) goes back to its bytes, one
+ * Latin-1 character each, so the visitor receives exactly the target's
+ * bytes; a header whose name is not a token or whose value holds a control
+ * character is left out and named in `dropped`.
+ */
+export function carriableHeaders(headers: HeaderList): { headers: HeaderList; dropped: string[] } {
+  let out: HeaderList | undefined;
+  const dropped: string[] = [];
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    let fixed = value;
+    if (!FIELD_VALUE.test(value)) {
+      if (/[\u0100-\uffff]/.test(value)) fixed = latin1(encoder.encode(value));
+    }
+    const ok = TOKEN.test(name) && FIELD_VALUE.test(fixed);
+    if (ok && fixed === value) {
+      out?.push(headers[i]);
+      continue;
+    }
+    out ??= headers.slice(0, i);
+    if (ok) out.push([name, fixed]);
+    else dropped.push(name);
+  }
+  return { headers: out ?? headers, dropped };
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -52,28 +138,25 @@ function parseJson(payload: Uint8Array, what: string): Record<string, unknown> {
 function checkHeaders(value: unknown, what: string): HeaderList {
   if (!Array.isArray(value)) throw new ProtocolError(`Malformed ${what}: headers not a list`);
   for (const pair of value) {
-    if (
-      !Array.isArray(pair) || pair.length !== 2 ||
-      typeof pair[0] !== "string" || typeof pair[1] !== "string" ||
-      !TOKEN.test(pair[0]) || !FIELD_VALUE.test(pair[1])
-    ) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") {
       throw new ProtocolError(`Malformed ${what}: bad header ${JSON.stringify(pair).slice(0, 80)}`);
     }
   }
+  const problem = headerProblem(value as HeaderList);
+  if (problem) throw new ProtocolError(`Malformed ${what}: ${problem}`);
   return value as HeaderList;
 }
 
 /** Decodes and validates a RequestHead payload. */
 export function decodeRequestHead(payload: Uint8Array): RequestHead {
   const o = parseJson(payload, "request head");
-  if (typeof o.method !== "string" || !TOKEN.test(o.method)) {
-    throw new ProtocolError("Malformed request head: bad method");
-  }
-  if (typeof o.target !== "string" || !o.target.startsWith("/") || /[\s\0]/.test(o.target)) {
-    throw new ProtocolError("Malformed request head: bad target");
+  if (typeof o.method !== "string" || typeof o.target !== "string") {
+    throw new ProtocolError("Malformed request head: needs method and target");
   }
   if (o.websocket !== undefined && typeof o.websocket !== "boolean") throw new ProtocolError("Malformed request head: bad websocket flag");
   const head: RequestHead = { method: o.method, target: o.target, headers: checkHeaders(o.headers, "request head") };
+  const problem = requestHeadProblem(head);
+  if (problem) throw new ProtocolError(`Malformed request head: ${problem}`);
   if (o.websocket) head.websocket = true;
   return head;
 }

@@ -31,12 +31,21 @@ export async function curl(args: string[]): Promise<{ code: number; head: string
   return { code, head: new TextDecoder().decode(out.subarray(0, split)), body: out.subarray(split), stderr };
 }
 
-/** Sends raw bytes over TCP and returns everything the server answered before closing. */
-export function rawRequest(port: number, parts: (string | Uint8Array)[], gapMs = 0, afterFirst?: () => Promise<void>): Promise<string> {
+/**
+ * Sends raw bytes over TCP and returns everything the server answered before
+ * closing (or, with `until`, as soon as the answer so far matches it).
+ */
+export function rawRequest(port: number, parts: (string | Uint8Array)[], gapMs = 0, afterFirst?: () => Promise<void>, until?: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let answer = "";
-    socket.on("data", (d) => (answer += d.toString("latin1")));
+    socket.on("data", (d) => {
+      answer += d.toString("latin1");
+      if (until?.test(answer)) {
+        resolve(answer);
+        socket.destroy();
+      }
+    });
     socket.on("error", reject);
     socket.on("close", () => resolve(answer));
     socket.on("connect", async () => {

@@ -14,6 +14,12 @@ function pairs(raw: string[]): HeaderList {
   return list;
 }
 
+/** The request's Content-Length, if it has one (the forwarder has checked there is at most one). */
+function declaredLength(headers: HeaderList): number | undefined {
+  for (const [name, value] of headers) if (name.toLowerCase() === "content-length") return Number(value);
+  return undefined;
+}
+
 /** Reads a whole (small) response without web-stream machinery. */
 function readAll(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
   return new Promise((resolve, reject) => {
@@ -28,13 +34,22 @@ function readAll(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer
   });
 }
 
-/** Writes a web stream into a Node request, honouring its backpressure. */
-async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest): Promise<void> {
+/**
+ * Writes a web stream into a Node request, honouring its backpressure. With
+ * a declared `length`, exactly that many bytes go out or the request is
+ * destroyed (its connection closed, never reused): node:http itself sends
+ * whatever it is given after its Content-Length, which the target would read
+ * as the next request.
+ */
+async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest, length: number | undefined): Promise<void> {
   const reader = body.getReader();
+  let sent = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      sent += value.byteLength;
+      if (length !== undefined && sent > length) throw new Error(`Request body longer than its Content-Length of ${length}`);
       if (!request.write(value)) {
         await new Promise<void>((resolve) => {
           request.once("drain", resolve);
@@ -43,6 +58,7 @@ async function pump(body: ReadableStream<Uint8Array>, request: http.ClientReques
       }
       if (request.destroyed) throw new Error("Target request closed");
     }
+    if (length !== undefined && sent !== length) throw new Error(`Request body of ${sent} bytes, its Content-Length is ${length}`);
     request.end();
   } catch (err) {
     reader.cancel(err).catch(() => {});
@@ -96,7 +112,7 @@ export const denoClientRuntime: ClientRuntime = {
           });
         });
         outgoing.on("error", reject);
-        if (request.body) pump(request.body, outgoing);
+        if (request.body) pump(request.body, outgoing, declaredLength(request.headers));
         else outgoing.end();
       });
     return async (request: TargetRequest): Promise<TargetResponse> => {
