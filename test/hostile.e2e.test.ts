@@ -205,3 +205,65 @@ describe.each(["bun", "deno"] as Runtime[])("entry on %s", (entryRuntime) => {
     expect(entry.output()).toContain("Hello too large");
   });
 });
+
+describe.each(["bun", "deno"] as Runtime[])("what held up, kept (entry on %s)", (entryRuntime) => {
+  let entry: Entry;
+  const session = `held-${entryRuntime}`;
+  const host = () => sessionHost(session, entry.port);
+
+  beforeAll(async () => {
+    entry = await startEntry(entryRuntime, { DASHBOARD_TOKEN: "dash-secret" });
+    await startClient("bun", entry, session, `${targetUrl}/base/`);
+  });
+
+  test("conflicting or doubled lengths, obs-fold and bare LF are refused at the entry; none reaches the target", async () => {
+    const attacks = [
+      `POST /held-cl-te HTTP/1.1\r\nHost: ${host()}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      `POST /held-cl-cl HTTP/1.1\r\nHost: ${host()}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde`,
+      `GET /held-fold HTTP/1.1\r\nHost: ${host()}\r\nX-A: one\r\n two\r\n\r\n`,
+    ];
+    for (const attack of attacks) {
+      const answer = await rawRequest(entry.port, [attack]);
+      expect([0, 400]).toContain(statusOf(answer));
+    }
+    expect(target.seen.some((r) => r.target.startsWith("/base/held-"))).toBe(false);
+    // Bare LF line ends: Bun refuses them; Deno's parser reads them as line ends (RFC 9112 §2.2 allows
+    // it). Either way the entry re-frames what it parsed: exactly one request, never a second one.
+    const lf = await rawRequest(entry.port, [`GET /held-lf HTTP/1.1\nHost: ${host()}\nX-A: one\nConnection: close\n\nGET /held-lf-2 HTTP/1.1\nHost: ${host()}\n\n`]);
+    expect([0, 200, 400, 505]).toContain(statusOf(lf));
+    expect(target.seen.some((r) => r.target === "/base/held-lf-2")).toBe(false);
+  });
+
+  test("absolute-form requests on a session host go to the session, never the control plane", async () => {
+    for (const form of [`http://${host()}/metrics`, `http://127.0.0.1:${entry.port}/metrics`]) {
+      const answer = await rawRequest(entry.port, [`GET ${form} HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
+      expect(answer).not.toContain("tunnel2_requests_total");
+    }
+  });
+
+  test("DASHBOARD_TOKEN holds against path tricks, HEAD and OPTIONS; no path escapes /dashboard/", async () => {
+    for (const path of ["/metrics", "//metrics", "/%6detrics", "/x/../metrics", "/api/sessions", "/api/live"]) {
+      const answer = await rawRequest(entry.port, [`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`]);
+      expect([401, 404]).toContain(statusOf(answer));
+      expect(answer).not.toContain("tunnel2_");
+    }
+    for (const method of ["HEAD", "OPTIONS"]) {
+      const answer = await rawRequest(entry.port, [`${method} /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`]);
+      expect([401, 404]).toContain(statusOf(answer));
+    }
+    const auth = `Authorization: Bearer dash-secret\r\n`;
+    for (const path of ["/dashboard/..%2f..%2f..%2fpackage.json", "/dashboard/%2e%2e/entry-app.ts", "/dashboard/../../package.json"]) {
+      const answer = await rawRequest(entry.port, [`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Connection: close\r\n\r\n`]);
+      expect(answer).not.toContain('"name": "tunnel2"');
+      expect(answer).not.toContain("createEntryApp");
+    }
+  });
+
+  test("request paths cannot climb out of the target's base path", async () => {
+    for (const path of ["/../climb-secret", "/%2e%2e/climb-secret", "/a/%2E%2E/../climb-secret"]) {
+      const answer = await rawRequest(entry.port, [`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
+      expect(statusOf(answer)).toBe(200);
+      expect(target.seen.at(-1)?.target).toBe("/base/climb-secret");
+    }
+  });
+});

@@ -73,9 +73,18 @@ function smallLength(headers: HeaderList): number | undefined {
   return undefined;
 }
 
-/** The target URL for a request's path and query, under the target's base path. */
+/**
+ * The target URL for a request's path and query, under the target's base
+ * path. Dot segments (`..`, `%2e%2e`) are resolved against the request's own
+ * root first, so they can never climb out of the base path (fetch would
+ * resolve them against the whole URL).
+ */
 export function targetUrl(target: URL, requestTarget: string): string {
   const base = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
+  if (base && /\/(?:\.|%2e)/i.test(requestTarget)) {
+    const resolved = new URL(`http://x${requestTarget}`);
+    requestTarget = resolved.pathname + resolved.search;
+  }
   return `${target.origin}${base}${requestTarget}`;
 }
 
