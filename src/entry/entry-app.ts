@@ -3,9 +3,9 @@ import { CONNECT_PATH, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
-import process from "node:process";
 import { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
@@ -152,7 +152,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
 
   app.get("/metrics", (c) =>
-    c.body(prometheusText(metrics, live(), process.memoryUsage().rss), 200, {
+    c.body(prometheusText(metrics, live(), residentBytes()), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
 
@@ -176,7 +176,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     });
   });
 
-  const feed = new DashboardFeed(metrics, live, () => process.memoryUsage().rss);
+  const feed = new DashboardFeed(metrics, live, residentBytes);
   const endFeeds = addDashboardRoutes(app, feed);
   const feedTimer = setInterval(() => feed.tick(), 1000);
   (feedTimer as { unref?: () => void }).unref?.();
