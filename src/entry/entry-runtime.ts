@@ -1,4 +1,5 @@
 import type { FrameSocket } from "../mux/frame-socket.ts";
+import type { Logger } from "../log.ts";
 
 /** What a runtime adapter tells the entry about an uplink's WebSocket. */
 export interface UplinkSocketEvents {
@@ -64,5 +65,7 @@ export interface EntryRuntime {
     port: number;
     hostname: string;
     fetch: (request: Request, env: EntryBindings) => Response | Promise<Response>;
+    /** For trouble the server meets outside any request (its listener failing). */
+    log: Logger;
   }): Promise<ServerHandle>;
 }
