@@ -87,7 +87,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     try {
       return isWebSocketUpgrade(request)
         ? await proxyWebSocket(request, session, env, proxyDeps)
-        : await proxyRequest(request, session, env.remoteAddress, proxyDeps);
+        : await proxyRequest(request, session, env, proxyDeps);
     } catch (err) {
       log.error("proxy failed", { session, error: (err as Error).message });
       return errorResponse(502, `Bad gateway: session "${session}": internal error`);

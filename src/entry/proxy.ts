@@ -8,6 +8,7 @@ import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { RateDecision, RateLimits } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
+import type { EntryBindings } from "./entry-runtime.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
@@ -132,39 +133,78 @@ export async function awaitResponseHead(stream: MuxStream, request: Request, ses
   }
 }
 
-/** Forwards one visitor request through the session's uplink and streams the answer back. */
+/**
+ * Forwards one visitor request through the session's uplink and streams the
+ * answer back. Once admitted, the request's connection is exempt from the
+ * idle timeout until its answer is complete: the head may take up to
+ * REQUEST_TIMEOUT_MS and a streamed body may stay silent for long (SSE).
+ */
 export async function proxyRequest(
   request: Request,
   session: string,
-  remoteAddress: string,
+  env: EntryBindings,
   deps: ProxyDeps,
 ): Promise<Response> {
   const uplink = admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
+  const resumeIdle = env.suspendIdleTimeout();
+  try {
+    return await forward(request, session, env.remoteAddress, uplink, deps, resumeIdle);
+  } catch (err) {
+    resumeIdle();
+    throw err;
+  }
+}
+
+/** proxyRequest() past admission; calls `done` once the answer is complete or all but written. */
+async function forward(
+  request: Request,
+  session: string,
+  remoteAddress: string,
+  uplink: Uplink,
+  deps: ProxyDeps,
+  done: () => void,
+): Promise<Response> {
   const maxBody = deps.config.maxBodyBytes;
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
   let stream: MuxStream;
   try {
     stream = uplink.mux!.open(requestHead(request, remoteAddress, deps.config.publicScheme), !hasBody);
   } catch (err) {
+    done();
     return failureResponse(err, session);
   }
   if (hasBody) stream.sendBody(request.body!, ResetCode.Cancel, maxBody);
   const head = await awaitResponseHead(stream, request, session, deps);
-  if (head instanceof Response) return head;
+  if (head instanceof Response) {
+    done();
+    return head;
+  }
   if (head.status === 101) {
     stream.reset(ResetCode.ProtocolError, "101 answer to a request that is not a WebSocket upgrade");
+    done();
     return errorResponse(502, `Bad gateway: session "${session}" answered 101 to a plain request`);
   }
-  return await visitorResponse(stream, request.method, head, session);
+  return await visitorResponse(stream, request.method, head, session, done);
 }
 
-/** The visitor's answer from a response head and the stream's body. */
-export async function visitorResponse(stream: MuxStream, method: string, head: ResponseHead, session: string): Promise<Response> {
+/**
+ * The visitor's answer from a response head and the stream's body. `done`
+ * is called once: before returning a whole answer, or, for a streamed body,
+ * when the body is read to its end (or fails, or the visitor cancels it).
+ */
+export async function visitorResponse(
+  stream: MuxStream,
+  method: string,
+  head: ResponseHead,
+  session: string,
+  done: () => void,
+): Promise<Response> {
   const headers = new Headers(head.headers);
   const bodyless = isBodyless(method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});
+    done();
     return new Response(null, { status: head.status, headers });
   }
   const length = Number(headers.get("content-length") ?? NaN);
@@ -175,12 +215,15 @@ export async function visitorResponse(stream: MuxStream, method: string, head: R
     try {
       bytes = await stream.readAll() as Uint8Array<ArrayBuffer>;
     } catch (err) {
+      done();
       return failureResponse(err, session);
     }
+    done();
     if (bytes.byteLength !== length) {
       return errorResponse(502, `Bad gateway: session "${session}" sent ${bytes.byteLength} of ${length} body bytes`);
     }
     return new Response(bytes, { status: head.status, headers });
   }
+  stream.onBodyDone = done;
   return new Response(stream.body, { status: head.status, headers });
 }

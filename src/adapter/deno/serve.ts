@@ -5,6 +5,10 @@ import type { DenoGlobal, DenoHttpServer, DenoServeInfo } from "./deno.d.ts";
 
 const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
 
+const noop = () => {};
+/** Deno.serve has no idle timeout to lift (nor any connection timeout to set). */
+const suspendNothing = () => noop;
+
 /** First wait before listening again after the listener failed; doubles while it keeps failing. */
 const RELISTEN_FIRST_MS = 100;
 const RELISTEN_MAX_MS = 2000;
@@ -105,6 +109,7 @@ export const denoEntryRuntime: EntryRuntime = {
           socket.onclose = (event: CloseEvent) => events.onClose(event.code, event.reason);
           return response;
         },
+        suspendIdleTimeout: suspendNothing,
       };
       return fetch(request, env);
     };
