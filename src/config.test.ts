@@ -4,19 +4,23 @@ import { clientConfig, ConfigError, entryConfig } from "./config.ts";
 describe("entryConfig()", () => {
   test("defaults", () => {
     const c = entryConfig([], {});
-    expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, maxStreamsPerSession: 10000, windowBytes: 262144 });
+    expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, windowBytes: 262144 });
   });
 
   test("flags win over the environment", () => {
     const c = entryConfig(["--port", "9000"], { PORT: "7000", TUNNEL_DOMAIN: "Tunnel.Example.com" });
     expect(c.port).toBe(9000);
     expect(c.domain).toBe("tunnel.example.com");
+    expect(entryConfig(["--idle-timeout-s", "0"], { IDLE_TIMEOUT_S: "9" }).idleTimeoutS).toBe(0);
+    expect(entryConfig([], { IDLE_TIMEOUT_S: "9" }).idleTimeoutS).toBe(9);
   });
 
   test("bad values and unknown flags are clear errors", () => {
     expect(() => entryConfig([], { PORT: "http" })).toThrow('Invalid PORT: "http"');
     expect(() => entryConfig(["--nope"], {})).toThrow(ConfigError);
     expect(() => entryConfig([], { REQUEST_TIMEOUT_MS: "0" })).toThrow("REQUEST_TIMEOUT_MS");
+    expect(() => entryConfig([], { IDLE_TIMEOUT_S: "256" })).toThrow("Invalid IDLE_TIMEOUT_S");
+    expect(() => entryConfig(["--idle-timeout-s", "2.5"], {})).toThrow("Invalid IDLE_TIMEOUT_S");
   });
 });
 

@@ -19,6 +19,16 @@ export interface EntryConfig {
   domain: string;
   /** Time for a response head to arrive, counted from when the request body is sent, before 504. Env REQUEST_TIMEOUT_MS, default 30000. */
   requestTimeoutMs: number;
+  /**
+   * Seconds a visitor's keep-alive connection may sit idle between requests
+   * before the entry closes it; 0 = never. A proxied request's connection is
+   * exempt while its response is pending or streaming (REQUEST_TIMEOUT_MS
+   * bounds the head; a body may stay silent, as SSE does). Uplinks and
+   * WebSockets keep their own rules. Bun only: Bun.serve enforces it in steps
+   * of about 4 s (at most 255); Deno.serve (2.9) has no connection timeouts,
+   * so on Deno it does nothing. Env IDLE_TIMEOUT_S, default 30.
+   */
+  idleTimeoutS: number;
   /** Concurrent streams per session; above it 503. Env MAX_STREAMS_PER_SESSION, default 10000. */
   maxStreamsPerSession: number;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
@@ -115,6 +125,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --hostname ADDR            HOSTNAME                 listen address (0.0.0.0)
   --domain NAME              TUNNEL_DOMAIN            sessions answer at <session>.NAME (localhost)
   --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head after the request is sent, then 504 (30000)
+  --idle-timeout-s N         IDLE_TIMEOUT_S           close visitor connections idle this long, 0-255, 0 = never; Bun only (30)
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
   --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)
@@ -135,6 +146,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     hostname: { type: "string" },
     domain: { type: "string" },
     "request-timeout-ms": { type: "string" },
+    "idle-timeout-s": { type: "string" },
     "max-streams-per-session": { type: "string" },
     "window-bytes": { type: "string" },
     "public-scheme": { type: "string" },
@@ -161,6 +173,8 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     hostname: str("hostname", "HOSTNAME") || "0.0.0.0",
     domain,
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", str("request-timeout-ms", "REQUEST_TIMEOUT_MS"), 30_000, 1, 3_600_000),
+    // Bun.serve's idleTimeout takes at most 255 s.
+    idleTimeoutS: integer("IDLE_TIMEOUT_S", str("idle-timeout-s", "IDLE_TIMEOUT_S"), 30, 0, 255),
     maxStreamsPerSession: integer(
       "MAX_STREAMS_PER_SESSION",
       str("max-streams-per-session", "MAX_STREAMS_PER_SESSION"),

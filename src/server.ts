@@ -26,7 +26,13 @@ async function main(): Promise<void> {
   let server: ServerHandle | undefined;
   const entry = createEntryApp({ config, registry, log, state, listenPort: () => server?.port ?? config.port });
   try {
-    server = await runtime.serve({ port: config.port, hostname: config.hostname, fetch: entry.fetch });
+    server = await runtime.serve({
+      port: config.port,
+      hostname: config.hostname,
+      fetch: entry.fetch,
+      idleTimeoutS: config.idleTimeoutS,
+      log,
+    });
   } catch (err) {
     log.error("cannot listen", { address: `${config.hostname}:${config.port}`, error: (err as Error).message });
     process.exit(1);

@@ -3,9 +3,9 @@ import { CloseCode, CONNECT_PATH } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
-import process from "node:process";
 import { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
@@ -73,7 +73,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     try {
       return isWebSocketUpgrade(request)
         ? await proxyWebSocket(request, session, env, proxyDeps)
-        : await proxyRequest(request, session, env.remoteAddress, proxyDeps);
+        : await proxyRequest(request, session, env, proxyDeps);
     } catch (err) {
       log.error("proxy failed", { session, error: (err as Error).message });
       return errorResponse(502, `Bad gateway: session "${session}": internal error`);
@@ -138,7 +138,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
 
   app.get("/metrics", (c) =>
-    c.body(prometheusText(metrics, live(), process.memoryUsage().rss), 200, {
+    c.body(prometheusText(metrics, live(), residentBytes()), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
 
@@ -162,7 +162,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     });
   });
 
-  const feed = new DashboardFeed(metrics, live, () => process.memoryUsage().rss);
+  const feed = new DashboardFeed(metrics, live, residentBytes);
   const endFeeds = addDashboardRoutes(app, feed);
   const feedTimer = setInterval(() => feed.tick(), 1000);
   (feedTimer as { unref?: () => void }).unref?.();

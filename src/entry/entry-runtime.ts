@@ -1,4 +1,5 @@
 import type { FrameSocket } from "../mux/frame-socket.ts";
+import type { Logger } from "../log.ts";
 
 /** What a runtime adapter tells the entry about an uplink's WebSocket. */
 export interface UplinkSocketEvents {
@@ -48,6 +49,13 @@ export interface EntryBindings {
   upgradeUplink(events: UplinkSocketEvents): Response | undefined;
   /** Completes this request's WebSocket upgrade for a visitor; undefined if it is not a valid upgrade. */
   upgradeVisitor(upgrade: VisitorUpgrade): Response | undefined;
+  /**
+   * Lifts the idle timeout of this request's connection until the returned
+   * function is called, which must happen before the response is complete
+   * (the keep-alive idle timeout applies again after it). A no-op where the
+   * runtime enforces no idle timeout.
+   */
+  suspendIdleTimeout(): () => void;
 }
 
 /** A running server. */
@@ -64,5 +72,9 @@ export interface EntryRuntime {
     port: number;
     hostname: string;
     fetch: (request: Request, env: EntryBindings) => Response | Promise<Response>;
+    /** Seconds a visitor's connection may sit idle between requests; 0 = never closed. Where the runtime can enforce it. */
+    idleTimeoutS: number;
+    /** For trouble the server meets outside any request (its listener failing). */
+    log: Logger;
   }): Promise<ServerHandle>;
 }

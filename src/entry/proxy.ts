@@ -9,6 +9,7 @@ import type { RateDecision, RateLimits } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
 import { scopeCookies } from "./cookie-scope.ts";
+import type { EntryBindings } from "./entry-runtime.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
@@ -180,42 +181,83 @@ export async function awaitResponseHead(
   }
 }
 
-/** Forwards one visitor request through the session's uplink and streams the answer back. */
+/**
+ * Forwards one visitor request through the session's uplink and streams the
+ * answer back. Once admitted, the request's connection is exempt from the
+ * idle timeout until its answer is complete: the head may take up to
+ * REQUEST_TIMEOUT_MS and a streamed body may stay silent for long (SSE).
+ */
 export async function proxyRequest(
   request: Request,
   session: string,
-  remoteAddress: string,
+  env: EntryBindings,
   deps: ProxyDeps,
 ): Promise<Response> {
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
-  const head = requestHead(request, remoteAddress, deps.config.publicScheme, hasBody);
+  const head = requestHead(request, env.remoteAddress, deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
   const uplink = admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
+  const resumeIdle = env.suspendIdleTimeout();
+  try {
+    return await forward(request, session, head, hasBody, uplink, deps, resumeIdle);
+  } catch (err) {
+    resumeIdle();
+    throw err;
+  }
+}
+
+/** proxyRequest() past admission; calls `done` once the answer is complete or all but written. */
+async function forward(
+  request: Request,
+  session: string,
+  head: RequestHead,
+  hasBody: boolean,
+  uplink: Uplink,
+  deps: ProxyDeps,
+  done: () => void,
+): Promise<Response> {
   const maxBody = deps.config.maxBodyBytes;
   let stream: MuxStream;
   try {
     stream = uplink.mux!.open(head, !hasBody);
   } catch (err) {
+    done();
     return failureResponse(err, session);
   }
   const bodySent = hasBody ? stream.sendBody(request.body!, ResetCode.Cancel, maxBody) : undefined;
   const answer = await awaitResponseHead(stream, request, session, deps, bodySent);
-  if (answer instanceof Response) return answer;
+  if (answer instanceof Response) {
+    done();
+    return answer;
+  }
   if (answer.status === 101) {
     stream.reset(ResetCode.ProtocolError, "101 answer to a request that is not a WebSocket upgrade");
+    done();
     return errorResponse(502, `Bad gateway: session "${session}" answered 101 to a plain request`);
   }
-  return await visitorResponse(stream, request.method, answer, session, deps.config.domain);
+  return await visitorResponse(stream, request.method, answer, session, deps.config.domain, done);
 }
 
-/** The visitor's answer from a response head and the stream's body. */
-export async function visitorResponse(stream: MuxStream, method: string, head: ResponseHead, session: string, domain: string): Promise<Response> {
+/**
+ * The visitor's answer from a response head and the stream's body. `done`
+ * is called once: before returning a whole answer, or, for a streamed body,
+ * when the body is read to its end (or fails, or the visitor cancels it).
+ */
+export async function visitorResponse(
+  stream: MuxStream,
+  method: string,
+  head: ResponseHead,
+  session: string,
+  domain: string,
+  done: () => void,
+): Promise<Response> {
   const headers = new Headers(scopeCookies(head.headers, `${session}.${domain}`));
   const bodyless = isBodyless(method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});
+    done();
     return new Response(null, { status: head.status, headers });
   }
   const length = Number(headers.get("content-length") ?? NaN);
@@ -226,12 +268,15 @@ export async function visitorResponse(stream: MuxStream, method: string, head: R
     try {
       bytes = await stream.readAll() as Uint8Array<ArrayBuffer>;
     } catch (err) {
+      done();
       return failureResponse(err, session);
     }
+    done();
     if (bytes.byteLength !== length) {
       return errorResponse(502, `Bad gateway: session "${session}" sent ${bytes.byteLength} of ${length} body bytes`);
     }
     return new Response(bytes, { status: head.status, headers });
   }
+  stream.onBodyDone = done;
   return new Response(stream.body, { status: head.status, headers });
 }

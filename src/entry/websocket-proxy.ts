@@ -47,13 +47,24 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   } catch (err) {
     return failureResponse(err, session);
   }
+  // The target's answer may take up to REQUEST_TIMEOUT_MS; the WebSocket, once open, has its own idle rule.
+  const resumeIdle = env.suspendIdleTimeout();
   const answer = await awaitResponseHead(stream, request, session, deps);
-  if (answer instanceof Response) return answer;
+  if (answer instanceof Response) {
+    resumeIdle();
+    return answer;
+  }
   if (answer.status !== 101) {
     // The target refused the WebSocket: the visitor gets its answer as is.
     stream.sendEnd();
-    return await visitorResponse(stream, request.method, answer, session, deps.config.domain);
+    try {
+      return await visitorResponse(stream, request.method, answer, session, deps.config.domain, resumeIdle);
+    } catch (err) {
+      resumeIdle();
+      throw err;
+    }
   }
+  resumeIdle();
   const bridge = new WebSocketBridge(session, stream, deps.state.webSockets);
   const response = env.upgradeVisitor({
     protocol: answer.headers.find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1],

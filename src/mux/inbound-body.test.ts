@@ -38,6 +38,28 @@ describe("InboundBody()", () => {
     await expect(new Response(broken.readable).arrayBuffer()).rejects.toThrow("reset");
   });
 
+  test("onDone fires once, when the reader takes the end, meets the error or cancels", async () => {
+    const done: string[] = [];
+    const make = (name: string) => new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => {}, onDone: () => done.push(name) });
+    const ended = make("end");
+    const reader = ended.readable.getReader();
+    ended.push(Uint8Array.of(1));
+    ended.end();
+    expect((await reader.read()).done).toBe(false);
+    expect(done).toEqual([]); // the end is taken only on the next read
+    expect((await reader.read()).done).toBe(true);
+    const failed = make("error");
+    failed.error(new Error("reset"));
+    await expect(new Response(failed.readable).arrayBuffer()).rejects.toThrow("reset");
+    const cancelled = make("cancel");
+    await cancelled.readable.cancel();
+    await cancelled.readable.cancel();
+    const whole = make("readAll");
+    whole.end();
+    await whole.readAll();
+    expect(done).toEqual(["end", "error", "cancel", "readAll"]);
+  });
+
   test("an ended body stays complete when the stream is reset later", async () => {
     const body = new InboundBody({ window: 100, onCredit: () => {}, onCancel: () => {} });
     body.push(Uint8Array.of(7));

@@ -9,6 +9,8 @@ export interface InboundBodyOptions {
   onCredit: (bytes: number) => void;
   /** Called when the reader cancels the body (visitor or target went away). */
   onCancel: (reason: unknown) => void;
+  /** Called once when the reader is done: it took the end, met the error, or cancelled. */
+  onDone?: () => void;
   /** Largest the window may grow to for a fast reader. Default 16 × window, at most 4 MiB. */
   maxWindow?: number;
 }
@@ -56,7 +58,7 @@ export class InboundBody {
           const step = () => {
             if (this.#done) return true;
             if (this.#error !== undefined) {
-              this.#done = true;
+              this.#finish();
               controller.error(this.#error);
               return true;
             }
@@ -66,7 +68,7 @@ export class InboundBody {
               return true;
             }
             if (this.#ended) {
-              this.#done = true;
+              this.#finish();
               controller.close();
               return true;
             }
@@ -83,7 +85,7 @@ export class InboundBody {
           });
         },
         cancel: (reason) => {
-          this.#done = true;
+          this.#finish();
           this.#queue = [];
           this.#options.onCancel(reason);
         },
@@ -100,7 +102,7 @@ export class InboundBody {
       let total = 0;
       const step = () => {
         if (this.#error !== undefined) {
-          this.#done = true;
+          this.#finish();
           reject(this.#error);
           return true;
         }
@@ -109,7 +111,7 @@ export class InboundBody {
           total += chunk.byteLength;
         }
         if (!this.#ended) return false;
-        this.#done = true;
+        this.#finish();
         resolve(parts.length === 1 ? parts[0] : joinBytes(parts, total));
         return true;
       };
@@ -119,6 +121,12 @@ export class InboundBody {
         };
       }
     });
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#options.onDone?.();
   }
 
   /** Bytes received and not yet handed to the reader. */

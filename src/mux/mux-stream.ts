@@ -37,6 +37,8 @@ export class MuxStream {
   peerSendsBody = false;
   /** Called when the stream is reset from either side or its uplink is lost. */
   onReset: ((err: StreamResetError) => void) | undefined;
+  /** Called once when the reader of the inbound body is done with it (end, error or cancel). */
+  onBodyDone: (() => void) | undefined;
 
   constructor(id: number, owner: StreamOwner, windows: { local: number; peer: number }) {
     this.id = id;
@@ -49,6 +51,7 @@ export class MuxStream {
         owner.writer.send(encodeFrame(FrameKind.WindowUpdate, 0, id, encodeCredit(bytes)));
       },
       onCancel: () => this.reset(ResetCode.Cancel, "Reader went away"),
+      onDone: () => this.onBodyDone?.(),
     });
   }
 

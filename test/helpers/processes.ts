@@ -68,10 +68,17 @@ export interface Entry extends Started {
   runtime: Runtime;
 }
 
+/** Options of {@linkcode startEntry}. */
+export interface EntryOptions {
+  /** Runs the entry under `ulimit -n` of this many descriptors. */
+  maxOpenFiles?: number;
+}
+
 /** Starts an entry on a free loopback port. */
-export async function startEntry(runtime: Runtime, env: Record<string, string> = {}): Promise<Entry> {
+export async function startEntry(runtime: Runtime, env: Record<string, string> = {}, options: EntryOptions = {}): Promise<Entry> {
+  const cmd = command(runtime, "src/server.ts");
   const s = await spawnUntil(
-    command(runtime, "src/server.ts"),
+    options.maxOpenFiles === undefined ? cmd : ["bash", "-c", `ulimit -n ${options.maxOpenFiles} && exec "$@"`, "bash", ...cmd],
     { PORT: "0", HOSTNAME: "127.0.0.1", ...env },
     /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/,
   );

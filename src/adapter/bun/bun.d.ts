@@ -14,6 +14,8 @@ export interface BunServer {
   port: number;
   upgrade<T>(request: Request, options: { data: T; headers?: HeadersInit }): boolean;
   requestIP(request: Request): { address: string } | null;
+  /** Sets the idle timeout of a request's connection in seconds (0 = none) until the response completes, and after it. */
+  timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 

@@ -10,15 +10,20 @@ type SocketData =
 
 const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
+const noop = () => {};
+
 /** Bun.serve with the uplink WebSocket wired to the entry's events. */
 export const bunEntryRuntime: EntryRuntime = {
   name: "bun",
-  serve({ port, hostname, fetch }): Promise<ServerHandle> {
+  serve({ port, hostname, fetch, idleTimeoutS }): Promise<ServerHandle> {
     const server = Bun.serve<SocketData>({
       port,
       hostname,
-      // Long-lived streams (SSE, slow downloads) must not be cut by Bun's 10 s default.
-      idleTimeout: 0,
+      // Closes keep-alive connections idle this long (Bun checks every ~4 s). A request
+      // still waiting for its head is "idle" too, so proxied requests lift it while their
+      // answer is pending or streaming (suspendIdleTimeout). Connections that never send
+      // a whole request head are closed by Bun itself after about 10 s, whatever this is.
+      idleTimeout: idleTimeoutS,
       // Bun answers 413 past 128 MiB by default; MAX_BODY_BYTES is the entry's own limit.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch(request, server) {
@@ -34,6 +39,18 @@ export const bunEntryRuntime: EntryRuntime = {
             if (protocol) answer.set("sec-websocket-protocol", protocol);
             const ok = server.upgrade<SocketData>(request, { data: { kind: "visitor", events }, headers: answer });
             return ok ? new Response(null) : undefined;
+          },
+          suspendIdleTimeout() {
+            if (idleTimeoutS === 0) return noop;
+            server.timeout(request, 0);
+            let resumed = false;
+            return () => {
+              if (resumed) return;
+              resumed = true;
+              // Set before the response completes, it is also the keep-alive idle timeout
+              // after it: a request's timeout outlives the request in Bun.
+              server.timeout(request, idleTimeoutS);
+            };
           },
         };
         return fetch(request, env);

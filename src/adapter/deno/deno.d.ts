@@ -7,6 +7,8 @@ export interface DenoServeInfo {
 
 export interface DenoHttpServer {
   addr: { port: number };
+  /** Resolves when the server stops; rejects when its accept loop fails (e.g. out of descriptors). */
+  finished: Promise<void>;
   shutdown(): Promise<void>;
 }
 

@@ -1,14 +1,76 @@
 import type { EntryBindings, EntryRuntime, ServerHandle } from "../../entry/entry-runtime.ts";
 import { WebSocketFrameSocket } from "../../mux/web-socket-frame-socket.ts";
-import type { DenoGlobal } from "./deno.d.ts";
+import type { Logger } from "../../log.ts";
+import type { DenoGlobal, DenoHttpServer, DenoServeInfo } from "./deno.d.ts";
 
 const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
+
+const noop = () => {};
+/** Deno.serve has no idle timeout to lift (nor any connection timeout to set). */
+const suspendNothing = () => noop;
+
+/** First wait before listening again after the listener failed; doubles while it keeps failing. */
+const RELISTEN_FIRST_MS = 100;
+const RELISTEN_MAX_MS = 2000;
+/** A listener that lasted this long ends a run of failures: the next wait starts short again. */
+const RELISTEN_STEADY_MS = 5000;
+
+/**
+ * Keeps a Deno.serve listening. Deno ends a server's accept loop at the first
+ * accept error: out of descriptors, `server.finished` rejects with
+ * "Http: Error: Too many open files (os error 24)", the listener is closed,
+ * and unhandled that rejection exits the process. Connections already
+ * accepted keep being served. Here the failure is logged and the port is
+ * listened on again (connections are refused meanwhile), with a growing wait
+ * while listening keeps failing; once descriptors are free it serves again.
+ */
+function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHandle {
+  let current = listen();
+  const port = current.addr.port;
+  let stopped = false;
+  let wait = RELISTEN_FIRST_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watch = (server: DenoHttpServer, since: number) => {
+    server.finished.catch((err: Error) => {
+      if (stopped) return;
+      if (Date.now() - since >= RELISTEN_STEADY_MS) wait = RELISTEN_FIRST_MS;
+      log.error("listener failed; listening again", { port, error: err.message, retryMs: wait });
+      retry();
+    });
+  };
+  const retry = () => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (stopped) return;
+      try {
+        current = listen();
+      } catch (err) {
+        wait = Math.min(wait * 2, RELISTEN_MAX_MS);
+        log.warn("cannot listen yet", { port, error: (err as Error).message, retryMs: wait });
+        retry();
+        return;
+      }
+      wait = Math.min(wait * 2, RELISTEN_MAX_MS);
+      log.info("listening again", { port });
+      watch(current, Date.now());
+    }, wait);
+  };
+  watch(current, Date.now());
+  return {
+    port,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      return current.shutdown();
+    },
+  };
+}
 
 /** Deno.serve with the uplink WebSocket wired to the entry's events. */
 export const denoEntryRuntime: EntryRuntime = {
   name: "deno",
-  serve({ port, hostname, fetch }): Promise<ServerHandle> {
-    const server = Deno.serve({ port, hostname, onListen() {} }, (request, info) => {
+  serve({ port, hostname, fetch, log }): Promise<ServerHandle> {
+    const handler = (request: Request, info: DenoServeInfo): Response | Promise<Response> => {
       const env: EntryBindings = {
         remoteAddress: info.remoteAddr.hostname ?? "",
         upgradeUplink(events) {
@@ -47,13 +109,16 @@ export const denoEntryRuntime: EntryRuntime = {
           socket.onclose = (event: CloseEvent) => events.onClose(event.code, event.reason);
           return response;
         },
+        suspendIdleTimeout: suspendNothing,
       };
       return fetch(request, env);
-    });
-    const handle: ServerHandle = {
-      port: server.addr.port,
-      stop: () => server.shutdown(),
     };
+    let listenPort = port;
+    const handle = superviseListener(() => {
+      const server = Deno.serve({ port: listenPort, hostname, onListen() {} }, handler);
+      listenPort = server.addr.port; // with port 0, listen again on the port first given
+      return server;
+    }, log);
     return Promise.resolve(handle);
   },
 };
