@@ -2,14 +2,40 @@
  * End to end: the public edge under hostile input (issue 10) — log escaping,
  * bounded /metrics for unknown sessions, bounded /api/live readers.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { FrameKind } from "../src/protocol/constants.ts";
 import { encodeFrame } from "../src/protocol/frame.ts";
 import { encodeJson } from "../src/protocol/head.ts";
-import { startEntry, stopAll } from "./helpers/processes.ts";
+import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { startTarget } from "./helpers/target-server.ts";
+import { visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
 
+const target = startTarget();
+const targetUrl = `http://127.0.0.1:${target.port}`;
 afterEach(() => stopAll());
+afterAll(() => target.stop());
+
+/** Sends `n` requests, `concurrency` at a time, each to a fresh random session host; returns their statuses. */
+async function visitRandomSessions(port: number, n: number, concurrency = 50): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  let sent = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (sent < n) {
+      sent++;
+      const name = `r${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+      const res = await visit(port, name, "/");
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+  }));
+  return statuses;
+}
+
+async function scrape(port: number): Promise<{ text: string; series: string[] }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return { text, series: text.split("\n").filter((l) => l && !l.startsWith("#")) };
+}
 
 describe("entry log (Bun)", () => {
   test("a hello whose session name carries terminal escapes is logged escaped", async () => {
@@ -24,4 +50,35 @@ describe("entry log (Bun)", () => {
     expect(entry.output()).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/); // only the lines' own \n remain
     expect(line).toContain("\\u001b[2J\\u001b]0;owned\\u0007\\r\\nFAKE INFO line\\u009b31m");
   });
+});
+
+describe.each(["bun", "deno"] as Runtime[])("/metrics under random session hosts, entry on %s", (runtime) => {
+  test("2000 requests to unknown sessions add one label, not 2000; a session that left keeps its own", async () => {
+    const entry = await startEntry(runtime);
+    await startClient("bun", entry, "kept", targetUrl);
+    const leaving = await startClient("bun", entry, "left", targetUrl);
+    expect((await visit(entry.port, "left", "/echo")).status).toBe(200);
+    leaving.proc.kill();
+    await eventually(async () => (await scrape(entry.port)).text.includes('tunnel2_uplinks{session="left"}') ? undefined : true, 10_000, 50);
+    expect((await visit(entry.port, "left", "/echo")).status).toBe(502);
+    const before = await scrape(entry.port);
+
+    const statuses = await visitRandomSessions(entry.port, 2000);
+    expect([...statuses]).toEqual([[502, 2000]]);
+    expect((await visit(entry.port, "kept", "/echo")).status).toBe(200);
+
+    const after = await scrape(entry.port);
+    // Bounded: the unknown hosts added the two request families of one label (18 series), nothing per host.
+    expect(after.series.length - before.series.length).toBeLessThanOrEqual(19);
+    expect(after.text.length).toBeLessThan(32 * 1024);
+    expect(after.text).toContain('tunnel2_requests_total{session="_unknown",class="5xx"} 2000');
+    expect(after.text).toContain('tunnel2_request_duration_seconds_count{session="_unknown"} 2000');
+    expect(after.text).toContain('tunnel2_requests_total{session="kept",class="2xx"} 1');
+    expect(after.text).toContain('tunnel2_requests_total{session="left",class="2xx"} 1');
+    expect(after.text).toContain('tunnel2_requests_total{session="left",class="5xx"} 1');
+    expect(after.text).not.toMatch(/session="r[0-9a-f]{20}"/);
+    const api = await (await fetch(`http://127.0.0.1:${entry.port}/api/sessions`)).json();
+    expect(api.sessions.map((s: { name: string }) => s.name)).toEqual(["kept"]);
+    expect(api.unknownSessions.requests).toBe(2000);
+  }, 60_000);
 });

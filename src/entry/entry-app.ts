@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import process from "node:process";
 import { DashboardFeed } from "../metrics/dashboard-feed.ts";
-import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { MemoryMetrics, UNKNOWN_SESSION } from "../metrics/entry-metrics.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
@@ -94,7 +94,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     }
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
-  const metrics = new MemoryMetrics();
+  // Counters only for sessions with an uplink (and, bounded, recently gone ones): random Hosts count as one.
+  const metrics = new MemoryMetrics({ isLive: (session) => registry.get(session) !== undefined });
   /** Open visitor WebSockets by session. */
   const webSocketCounts = (): Map<string, number> => {
     const counts = new Map<string, number>();
@@ -173,6 +174,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
           messagesSent: u.mux?.writer.messages ?? 0,
         })),
       })),
+      /** Requests to Hosts naming no live or recently gone session, all counted together. */
+      unknownSessions: {
+        requests: metrics.session(UNKNOWN_SESSION)?.duration.count ?? 0,
+        lastMinute: metrics.recent(UNKNOWN_SESSION),
+      },
     });
   });
 

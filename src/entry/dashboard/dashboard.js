@@ -228,8 +228,10 @@ function render(point) {
   emptyEl.hidden = sessions.size > 0;
   if (point) {
     const total = point.sessions.reduce((n, p) => n + p.rps, 0);
+    // Requests to Hosts naming no session are not a session card: one figure in the summary.
+    const unknown = point.unknownRps > 0 ? ` · ${formatNumber(point.unknownRps)} req/s to unknown sessions` : "";
     summaryEl.textContent = `${point.sessions.length} session${point.sessions.length === 1 ? "" : "s"} · ` +
-      `${formatNumber(total)} req/s · RSS ${formatBytes(point.rssBytes)} · event-loop lag ${formatNumber(point.lagMs)} ms`;
+      `${formatNumber(total)} req/s${unknown} · RSS ${formatBytes(point.rssBytes)} · event-loop lag ${formatNumber(point.lagMs)} ms`;
   }
 }
 
