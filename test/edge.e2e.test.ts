@@ -1,6 +1,7 @@
 /**
  * End to end: the public edge under hostile input (issue 10) — log escaping,
- * bounded /metrics for unknown sessions, bounded /api/live readers.
+ * bounded /metrics for unknown sessions, bounded /api/live readers, and the
+ * start-up warning when the dashboard is public.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { FrameKind } from "../src/protocol/constants.ts";
@@ -49,6 +50,19 @@ describe("entry log (Bun)", () => {
     // deno-lint-ignore no-control-regex
     expect(entry.output()).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/); // only the lines' own \n remain
     expect(line).toContain("\\u001b[2J\\u001b]0;owned\\u0007\\r\\nFAKE INFO line\\u009b31m");
+  });
+});
+
+describe("start-up warnings (Bun)", () => {
+  test("without DASHBOARD_TOKEN the entry says the dashboard, /metrics and /api/* are public; with it, not", async () => {
+    const open = await startEntry("bun");
+    const warning = await eventually(() => open.output().split("\n").find((l) => l.includes("PUBLIC DASHBOARD")));
+    expect(warning).toContain("WARN");
+    expect(warning).toContain("DASHBOARD_TOKEN is not set, so the dashboard (/), /metrics and /api/* are open to anyone");
+    const guarded = await startEntry("bun", { DASHBOARD_TOKEN: "t0k3n" });
+    await eventually(() => guarded.output().includes("OPEN DEVELOPMENT MODE") || undefined);
+    await Bun.sleep(200);
+    expect(guarded.output()).not.toContain("PUBLIC DASHBOARD");
   });
 });
 
