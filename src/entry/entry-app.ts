@@ -183,7 +183,9 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   });
 
   const feed = new DashboardFeed(metrics, live, () => process.memoryUsage().rss);
-  const endFeeds = addDashboardRoutes(app, feed);
+  const endFeeds = addDashboardRoutes(app, feed, {
+    onCut: (reason, readers) => log.info("dashboard feed reader cut", { reason, readers }),
+  });
   const feedTimer = setInterval(() => feed.tick(), 1000);
   (feedTimer as { unref?: () => void }).unref?.();
 
