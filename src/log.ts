@@ -5,9 +5,24 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** Control characters: C0, DEL and C1. Raw in a terminal they move the cursor, retitle it, or forge lines. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * Writes every control character as a JSON `\u00XX` escape. Logged text
+ * comes from visitors and clients (a hello's session name), so it is never
+ * written raw.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A field value: bare when plain, else a JSON string (which reads back exactly), controls escaped either way. */
 function text(value: unknown): string {
-  const s = typeof value === "string" ? value : JSON.stringify(value);
-  return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
+  const s = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  // JSON.stringify escapes C0 but leaves DEL and C1 raw; escapeControls takes them.
+  return /[\s"=]/.test(s) || s.search(CONTROL) !== -1 ? escapeControls(JSON.stringify(s)) : s;
 }
 
 /** A logger writing one line per event to stderr. */
@@ -15,9 +30,10 @@ export function createLogger(format: "text" | "json" = "text"): Logger {
   const write = (level: string, message: string, fields: Record<string, unknown> = {}) => {
     const time = new Date().toISOString();
     const line = format === "json"
-      ? JSON.stringify({ time, level, msg: message, ...fields })
-      : `${time} ${level.toUpperCase().padEnd(5)} ${message}${
-        Object.entries(fields).map(([k, v]) => ` ${k}=${text(v)}`).join("")
+      // Control characters can appear only inside JSON strings, where a \u escape means the same.
+      ? escapeControls(JSON.stringify({ time, level, msg: message, ...fields }))
+      : `${time} ${level.toUpperCase().padEnd(5)} ${escapeControls(message)}${
+        Object.entries(fields).map(([k, v]) => ` ${escapeControls(k)}=${text(v)}`).join("")
       }`;
     console.error(line);
   };

@@ -47,6 +47,11 @@ async function main(): Promise<void> {
   } else {
     log.warn("OPEN DEVELOPMENT MODE: TUNNEL_SECRET is not set, so any client may claim any session with any token");
   }
+  if (!config.dashboardToken) {
+    log.warn(
+      "PUBLIC DASHBOARD: DASHBOARD_TOKEN is not set, so the dashboard (/), /metrics and /api/* are open to anyone who can reach this entry (session names, traffic, memory)",
+    );
+  }
   const running = server;
   let stopping = false;
   const stop = async (signal: string) => {

@@ -67,7 +67,7 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("dashboard, en
     } finally {
       await traffic.stop();
     }
-  });
+  }, 30_000);
 
   test("says so when no session is connected", async () => {
     const entry = await startEntry(runtime);
@@ -75,7 +75,7 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("dashboard, en
     await page.waitForSelector("#empty:not([hidden])", { timeout: 5_000 });
     expect(await page.locator("#empty h2").textContent()).toBe("No sessions connected");
     expect(await page.locator("section.session").count()).toBe(0);
-  });
+  }, 30_000);
 });
 
 describe.skipIf(!chromiumPath)("dashboard behind DASHBOARD_TOKEN", () => {
@@ -92,7 +92,7 @@ describe.skipIf(!chromiumPath)("dashboard behind DASHBOARD_TOKEN", () => {
     await page.goto(`http://127.0.0.1:${entry.port}/`);
     await page.waitForSelector("#feed-status.live", { timeout: 10_000 });
     await page.waitForSelector('section.session[data-session="guarded"]', { timeout: 5_000 });
-  });
+  }, 30_000);
 });
 
 describe.skipIf(!chromiumPath)("dashboard with many sessions", () => {

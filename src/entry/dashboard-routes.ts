@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { DashboardFeed } from "../metrics/dashboard-feed.ts";
+import { LiveFeed, type LiveFeedOptions } from "./live-feed.ts";
 
 /** A static file of the dashboard: where it is and what it is served as. */
 interface Asset {
@@ -30,9 +31,6 @@ const ASSETS: Record<string, Asset | undefined> = {
 };
 const PAGE: Asset = { url: new URL("./dashboard/index.html", import.meta.url), type: "text/html; charset=utf-8" };
 
-/** Bytes a dashboard may leave unread (the history of 100 busy sessions is ~5 MB) before its feed is cut; its browser reconnects. */
-const MAX_UNREAD_FEED_BYTES = 16 * 1024 * 1024;
-
 const cache = new Map<string, Uint8Array<ArrayBuffer>>();
 
 function serveAsset(asset: Asset | undefined, name: string): Response {
@@ -54,47 +52,29 @@ function serveAsset(asset: Asset | undefined, name: string): Response {
 /**
  * The live dashboard: the page at `/`, its files under `/dashboard/`, and
  * `/api/live`, a server-sent-events feed (the last minutes first, then one
- * point a second). Returns a function that ends every open feed.
+ * point a second) with a bounded number of readers that share one encoding
+ * of it (see {@linkcode LiveFeed}). Returns a function that ends every open feed.
  */
-export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: DashboardFeed): () => void {
-  const open = new Set<() => void>();
+export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: DashboardFeed, options: LiveFeedOptions = {}): () => void {
+  const live = new LiveFeed(feed, options);
   app.get("/", () => serveAsset(PAGE, "index.html"));
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/dashboard/:file", (c) => {
     const name = c.req.param("file");
     return Object.hasOwn(ASSETS, name) ? serveAsset(ASSETS[name], name) : c.text(`Not found: ${c.req.path}\n`, 404);
   });
-  app.get("/api/live", () => {
-    const encoder = new TextEncoder();
-    let end = () => {};
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-        const leave = feed.subscribe((point) => {
-          if ((controller.desiredSize ?? 0) <= 0) return end();
-          send("point", point);
-        });
-        end = () => {
-          leave();
-          open.delete(end);
-          try {
-            controller.close();
-          } catch {
-            // already closed or cancelled
-          }
-        };
-        open.add(end);
-        send("history", feed.history());
-      },
-      cancel() {
-        end();
-      },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_UNREAD_FEED_BYTES }));
+  app.get("/api/live", (c) => {
+    const body = live.open();
+    if (!body) {
+      return c.text(
+        `Service unavailable: ${live.readers} live dashboard feeds are open, the most this entry serves; close one or retry later\n`,
+        503,
+        { "retry-after": "10" },
+      );
+    }
     return new Response(body, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
     });
   });
-  return () => {
-    for (const end of [...open]) end();
-  };
+  return () => live.close();
 }

@@ -4,7 +4,7 @@ import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import { DashboardFeed } from "../metrics/dashboard-feed.ts";
-import { MemoryMetrics } from "../metrics/entry-metrics.ts";
+import { MemoryMetrics, UNKNOWN_SESSION } from "../metrics/entry-metrics.ts";
 import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
@@ -80,7 +80,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     }
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
-  const metrics = new MemoryMetrics();
+  // Counters only for sessions with an uplink (and, bounded, recently gone ones): random Hosts count as one.
+  const metrics = new MemoryMetrics({ isLive: (session) => registry.get(session) !== undefined });
   /** Open visitor WebSockets by session. */
   const webSocketCounts = (): Map<string, number> => {
     const counts = new Map<string, number>();
@@ -159,11 +160,18 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
           messagesSent: u.mux?.writer.messages ?? 0,
         })),
       })),
+      /** Requests to Hosts naming no live or recently gone session, all counted together. */
+      unknownSessions: {
+        requests: metrics.session(UNKNOWN_SESSION)?.duration.count ?? 0,
+        lastMinute: metrics.recent(UNKNOWN_SESSION),
+      },
     });
   });
 
   const feed = new DashboardFeed(metrics, live, residentBytes);
-  const endFeeds = addDashboardRoutes(app, feed);
+  const endFeeds = addDashboardRoutes(app, feed, {
+    onCut: (reason, readers) => log.info("dashboard feed reader cut", { reason, readers }),
+  });
   const feedTimer = setInterval(() => feed.tick(), 1000);
   (feedTimer as { unref?: () => void }).unref?.();
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DashboardFeed, HISTORY_SECONDS } from "./dashboard-feed.ts";
-import { MemoryMetrics } from "./entry-metrics.ts";
+import { MemoryMetrics, UNKNOWN_SESSION } from "./entry-metrics.ts";
 import type { LiveSession } from "./prometheus-text.ts";
 
 function liveSession(name: string, bytesToVisitor: number): LiveSession {
@@ -32,6 +32,22 @@ describe("DashboardFeed", () => {
       const quiet = feed.tick(4_000).sessions[0];
       expect(quiet.rps).toBe(0);
       expect(quiet.p99).toBeNull();
+    } finally {
+      metrics.close();
+    }
+  });
+
+  test("requests to unknown sessions are one rate of the point, not a session of the feed", () => {
+    const metrics = new MemoryMetrics({ isLive: (s) => s === "a" });
+    const feed = new DashboardFeed(metrics, () => [liveSession("a", 0)], () => 0);
+    try {
+      metrics.request("nobody", 502, 0.1);
+      expect(feed.tick(1_000).unknownRps).toBe(0); // first tick: no rate yet
+      for (let i = 0; i < 6; i++) metrics.request(`random-${i}`, 502, 0.1);
+      const point = feed.tick(3_000);
+      expect(point.unknownRps).toBe(3);
+      expect(point.sessions.map((s) => s.name)).toEqual(["a"]);
+      expect(JSON.stringify(feed.history())).not.toContain(UNKNOWN_SESSION);
     } finally {
       metrics.close();
     }

@@ -1,4 +1,4 @@
-import type { EntryMetrics } from "./entry-metrics.ts";
+import { type EntryMetrics, UNKNOWN_SESSION } from "./entry-metrics.ts";
 import { Histogram, WAIT_BUCKETS_MS } from "./histogram.ts";
 import type { LiveSession } from "./prometheus-text.ts";
 
@@ -26,6 +26,8 @@ export interface FeedPoint {
   lagMs: number;
   /** Connected sessions. */
   sessions: SessionPoint[];
+  /** Requests per second to Hosts naming no known session (answered 502 by the entry; not a session of its own). */
+  unknownRps: number;
 }
 
 /** Cumulative figures of a session at the previous tick. */
@@ -57,6 +59,8 @@ export class DashboardFeed {
   readonly #history: FeedPoint[] = [];
   readonly #subscribers = new Set<(point: FeedPoint) => void>();
   #lastTick = 0;
+  /** Requests counted under the unknown label at the previous tick (undefined before the first). */
+  #unknownBefore: number | undefined;
 
   constructor(metrics: EntryMetrics, live: () => LiveSession[], rss: () => number) {
     this.#metrics = metrics;
@@ -109,7 +113,10 @@ export class DashboardFeed {
       this.#previous.set(live.name, { duration: duration.copy(), writerWait: writerWait.copy(), errors, toVisitor, toTarget });
     }
     for (const name of this.#previous.keys()) if (!seen.has(name)) this.#previous.delete(name);
-    const point: FeedPoint = { t: now, rssBytes: this.#rss(), lagMs: finite(this.#metrics.eventLoopLagMs()) ?? 0, sessions };
+    const unknown = this.#metrics.session(UNKNOWN_SESSION)?.duration.count ?? 0;
+    const unknownRps = this.#unknownBefore === undefined ? 0 : finite((unknown - this.#unknownBefore) / seconds) ?? 0;
+    this.#unknownBefore = unknown;
+    const point: FeedPoint = { t: now, rssBytes: this.#rss(), lagMs: finite(this.#metrics.eventLoopLagMs()) ?? 0, sessions, unknownRps };
     this.#history.push(point);
     if (this.#history.length > HISTORY_SECONDS) this.#history.shift();
     for (const onPoint of this.#subscribers) onPoint(point);

@@ -1,5 +1,5 @@
 import type { Histogram } from "./histogram.ts";
-import type { EntryMetrics } from "./entry-metrics.ts";
+import { type EntryMetrics, UNKNOWN_SESSION } from "./entry-metrics.ts";
 
 /** Live per-session figures read at scrape time from the uplinks. */
 export interface LiveSession {
@@ -33,21 +33,31 @@ function histogramLines(name: string, labels: string, h: Histogram, lines: strin
 /**
  * Renders the metrics in the Prometheus text exposition format (0.0.4).
  * Labels are session names and a few fixed reasons: never paths or tokens.
+ * Sessions are those live or recently gone (see `MemoryMetrics`); requests
+ * for any other name count under `session="_unknown"`, in the request
+ * families only.
  */
 export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBytes: number): string {
   const lines: string[] = [];
   const family = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   const liveByName = new Map(live.map((l) => [l.name, l]));
-  const names = new Set([...liveByName.keys(), ...[...metrics.sessions()].map(([n]) => n)]);
+  const counted = [...metrics.sessions()];
+  /** Sessions proper: everything but the unknown, which has no uplinks, bytes or writer. */
+  const sessions = counted.filter(([n]) => n !== UNKNOWN_SESSION);
+  const names = new Set([...liveByName.keys(), ...sessions.map(([n]) => n)]);
 
-  family("tunnel2_requests_total", "counter", "Visitor requests answered, by session and status class.");
-  for (const [name, c] of metrics.sessions()) {
+  family(
+    "tunnel2_requests_total",
+    "counter",
+    `Visitor requests answered, by session and status class; session="${UNKNOWN_SESSION}" counts Hosts naming no live or recently gone session.`,
+  );
+  for (const [name, c] of counted) {
     for (const [cls, n] of c.requests) lines.push(`tunnel2_requests_total{session="${label(name)}",class="${cls}"} ${n}`);
   }
   family("tunnel2_request_duration_seconds", "histogram", "Time from a visitor's request to its response head.");
-  for (const [name, c] of metrics.sessions()) histogramLines("tunnel2_request_duration_seconds", `session="${label(name)}"`, c.duration, lines);
+  for (const [name, c] of counted) histogramLines("tunnel2_request_duration_seconds", `session="${label(name)}"`, c.duration, lines);
   family("tunnel2_rate_limited_total", "counter", "Requests answered 429, by session.");
-  for (const [name, c] of metrics.sessions()) lines.push(`tunnel2_rate_limited_total{session="${label(name)}"} ${c.rateLimited}`);
+  for (const [name, c] of sessions) lines.push(`tunnel2_rate_limited_total{session="${label(name)}"} ${c.rateLimited}`);
 
   family("tunnel2_body_bytes_total", "counter", "Body bytes carried, by session and direction.");
   family("tunnel2_flow_control_stalls_total", "counter", "Times a sender waited for window credit, by session.");
@@ -73,7 +83,7 @@ export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBy
   family("tunnel2_writer_queue_bytes", "gauge", "Bytes waiting in the uplink writers' queues, by session.");
   for (const l of live) lines.push(`tunnel2_writer_queue_bytes{session="${label(l.name)}"} ${l.queuedBytes}`);
   family("tunnel2_writer_wait_seconds", "histogram", "Time frames wait in the uplink writer queue (the old system's bug, measured).");
-  for (const [name, c] of metrics.sessions()) histogramLines("tunnel2_writer_wait_seconds", `session="${label(name)}"`, c.writerWait, lines);
+  for (const [name, c] of sessions) histogramLines("tunnel2_writer_wait_seconds", `session="${label(name)}"`, c.writerWait, lines);
 
   family("tunnel2_uplinks_rejected_total", "counter", "Uplinks refused, by reason.");
   for (const [reason, n] of metrics.rejected()) lines.push(`tunnel2_uplinks_rejected_total{reason="${reason}"} ${n}`);

@@ -228,8 +228,10 @@ function render(point) {
   emptyEl.hidden = sessions.size > 0;
   if (point) {
     const total = point.sessions.reduce((n, p) => n + p.rps, 0);
+    // Requests to Hosts naming no session are not a session card: one figure in the summary.
+    const unknown = point.unknownRps > 0 ? ` · ${formatNumber(point.unknownRps)} req/s to unknown sessions` : "";
     summaryEl.textContent = `${point.sessions.length} session${point.sessions.length === 1 ? "" : "s"} · ` +
-      `${formatNumber(total)} req/s · RSS ${formatBytes(point.rssBytes)} · event-loop lag ${formatNumber(point.lagMs)} ms`;
+      `${formatNumber(total)} req/s${unknown} · RSS ${formatBytes(point.rssBytes)} · event-loop lag ${formatNumber(point.lagMs)} ms`;
   }
 }
 
@@ -239,27 +241,39 @@ function reset() {
   order = [];
 }
 
-const feed = new EventSource("/api/live");
-feed.addEventListener("open", () => {
-  statusEl.textContent = "live";
-  statusEl.className = "feed-status live";
-});
-feed.addEventListener("error", () => {
-  statusEl.textContent = "feed lost, reconnecting…";
-  statusEl.className = "feed-status down";
-});
-feed.addEventListener("history", (event) => {
-  reset();
-  const points = JSON.parse(event.data);
-  for (const point of points) addPoint(point);
-  render(points.at(-1));
-  if (points.length === 0) emptyEl.hidden = false;
-});
-feed.addEventListener("point", (event) => {
-  const point = JSON.parse(event.data);
-  addPoint(point);
-  render(point);
-});
+/** Seconds before asking again when the entry refused the feed (it serves a bounded number of them). */
+const REFUSED_RETRY_SECONDS = 10;
+
+function connectFeed() {
+  const feed = new EventSource("/api/live");
+  feed.addEventListener("open", () => {
+    statusEl.textContent = "live";
+    statusEl.className = "feed-status live";
+  });
+  feed.addEventListener("error", () => {
+    statusEl.className = "feed-status down";
+    if (feed.readyState !== EventSource.CLOSED) {
+      statusEl.textContent = "feed lost, reconnecting…";
+      return;
+    }
+    // A non-200 answer (503: too many dashboards open) makes EventSource give up; ask again later.
+    statusEl.textContent = `feed refused, retrying in ${REFUSED_RETRY_SECONDS} s…`;
+    setTimeout(connectFeed, REFUSED_RETRY_SECONDS * 1000);
+  });
+  feed.addEventListener("history", (event) => {
+    reset();
+    const points = JSON.parse(event.data);
+    for (const point of points) addPoint(point);
+    render(points.at(-1));
+    if (points.length === 0) emptyEl.hidden = false;
+  });
+  feed.addEventListener("point", (event) => {
+    const point = JSON.parse(event.data);
+    addPoint(point);
+    render(point);
+  });
+}
+connectFeed();
 
 let resizeTimer;
 addEventListener("resize", () => {
