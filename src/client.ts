@@ -7,7 +7,7 @@ import process from "node:process";
 import { type AgentStatus, startAgent } from "./client/agent.ts";
 import type { ClientRuntime } from "./client/client-runtime.ts";
 import { clientConfig, readConfigOrExit } from "./config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, escapeControls } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
 
 async function loadRuntime(): Promise<ClientRuntime> {
@@ -23,7 +23,7 @@ function startStatusLine(status: () => AgentStatus): void {
     const s = status();
     const line = `uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s (last min) · p50 ${ms(s.p50)} · p99 ${ms(s.p99)}` +
       ` · last error: ${s.lastError ?? "none"}`;
-    process.stdout.write(`\r\x1b[2K${line}`);
+    process.stdout.write(`\r\x1b[2K${escapeControls(line)}`);
   }, 1000);
   (timer as { unref?: () => void }).unref?.();
 }
@@ -35,12 +35,13 @@ async function main(): Promise<void> {
   const agent = startAgent(config, runtime, log, {
     onReady(url) {
       const to = `${config.target.origin}${config.target.pathname.replace(/\/$/, "")}`;
-      if (config.logFormat === "json") console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to }));
-      else console.log(`Forwarding ${url} -> ${to}`);
+      // The URL and refusal reasons come from the entry: never written to the terminal raw.
+      if (config.logFormat === "json") console.log(escapeControls(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to })));
+      else console.log(escapeControls(`Forwarding ${url} -> ${to}`));
       if (config.logFormat === "text" && process.stdout.isTTY) startStatusLine(() => agent.status());
     },
     onRefused(reason) {
-      console.error(`Refused by the entry: ${reason}`);
+      console.error(escapeControls(`Refused by the entry: ${reason}`));
       process.exit(1);
     },
   });
