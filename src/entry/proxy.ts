@@ -84,7 +84,9 @@ export function failureResponse(err: unknown, session: string): Response {
       case ResetCode.ProtocolError:
         return errorResponse(502, `Bad gateway: session "${session}" sent an answer the tunnel cannot carry`);
       default:
-        return errorResponse(502, `Bad gateway: session "${session}" ended the request`);
+        return err.message.startsWith("Uplink lost")
+          ? errorResponse(502, `Bad gateway: Uplink lost: the tunnel client of session "${session}" went away mid-request`)
+          : errorResponse(502, `Bad gateway: session "${session}" ended the request`);
     }
   }
   return errorResponse(502, `Bad gateway: session "${session}" could not take the request`);
