@@ -141,6 +141,43 @@ describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntim
     expect(seen.headers.find(([n]) => n === "x-forwarded-host")?.[1]).toBe(host());
   });
 
+  test("a lowercase get or head never carries a body to the target", async () => {
+    for (const method of ["get", "Get", "head"]) {
+      const answer = await rawRequest(entry.port, [
+        `${method} /lower-${session} HTTP/1.1\r\nHost: ${host()}\r\nContent-Length: 27\r\nConnection: close\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n`,
+      ], 0, undefined, /\r\n\r\n/);
+      expect([0, 200, 400]).toContain(statusOf(answer));
+    }
+    for (const r of target.seen.filter((r) => r.target === `/lower-${session}`)) {
+      expect(r.headers.find(([n]) => n === "content-length")).toBeUndefined();
+      expect(r.body).toBe("");
+    }
+    expect(target.seen.some((r) => r.target === "/smuggled")).toBe(false);
+  });
+
+  test("CONNECT, TRACE and TRACK get 405; a Host port past 65535 and an absolute-form target naming another host get 400", async () => {
+    for (const method of ["TRACE", "TRACK", "trace"]) {
+      const answer = await rawRequest(entry.port, [`${method} /t HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
+      expect([0, 400, 405]).toContain(statusOf(answer)); // Bun closes on a lowercase method
+      expect(target.seen.some((r) => r.method.toUpperCase().startsWith("TRAC"))).toBe(false);
+    }
+    const port = await rawRequest(entry.port, [`GET / HTTP/1.1\r\nHost: ${session}.localhost:99999\r\nConnection: close\r\n\r\n`]);
+    expect(statusOf(port)).toBe(400);
+    // Deno's request URL keeps the target's authority: refused. Bun's is built from Host alone, so
+    // there the request is the session's, as its Host says.
+    const absolute = await rawRequest(entry.port, [`GET http://evil.example/x HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
+    expect(statusOf(absolute)).toBe(entryRuntime === "deno" ? 400 : 200);
+  });
+
+  test("a request body that stops arriving is answered 408 and frees its stream", async () => {
+    const held = Array.from({ length: 5 }, () =>
+      rawRequest(entry.port, [`POST /stalled HTTP/1.1\r\nHost: ${host()}\r\nContent-Length: 100000\r\n\r\n`], 0, undefined, /\r\n\r\n/)
+    );
+    const answers = await Promise.all(held);
+    for (const answer of answers) expect(statusOf(answer)).toBe(408);
+    expect((await visit(entry.port, session, "/after-stalled")).status).toBe(200);
+  }, 20_000);
+
   test("Forwarded and X-Real-IP from visitors never reach the target", async () => {
     await visit(entry.port, session, `/forwarded-${session}`, { headers: { forwarded: "for=6.6.6.6", "x-real-ip": "6.6.6.6" } });
     const seen = target.seen.find((r) => r.target === `/forwarded-${session}`)!;
@@ -190,7 +227,8 @@ describe.each(["bun", "deno"] as Runtime[])("entry on %s", (entryRuntime) => {
       if (!uplink.send(batch)) await new Promise((r) => uplink.socket.once("drain", r).once("close", r));
     }
     await eventually(() => (entry.output().match(/uplink disconnected[^\n]*session=pinger/) ? true : undefined), 20_000, 100);
-    expect(entry.output()).toContain("uplink not reading, closed");
+    // Cut as a ping flood (more than 50 a second), or by the bound on answers it does not read.
+    expect(entry.output()).toMatch(/Ping flood|uplink not reading, closed/);
     const rssAfter = Number((await (await fetch(`http://127.0.0.1:${entry.port}/metrics`)).text()).match(/process_resident_memory_bytes (\d+)/)?.[1] ?? 0);
     expect(rssAfter - rssBefore).toBeLessThan(120 * 1024 * 1024);
     uplink.socket.destroy();
@@ -260,7 +298,7 @@ describe.each(["bun", "deno"] as Runtime[])("what held up, kept (entry on %s)", 
   });
 
   test("request paths cannot climb out of the target's base path", async () => {
-    for (const path of ["/../climb-secret", "/%2e%2e/climb-secret", "/a/%2E%2E/../climb-secret"]) {
+    for (const path of ["/../climb-secret", "/%2e%2e/climb-secret", "/a/%2E%2E/../climb-secret", "/\\..\\..\\climb-secret", "/a\\%2e%2e\\..\\climb-secret"]) {
       const answer = await rawRequest(entry.port, [`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
       expect(statusOf(answer)).toBe(200);
       expect(target.seen.at(-1)?.target).toBe("/base/climb-secret");

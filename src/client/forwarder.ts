@@ -1,5 +1,5 @@
 import { FrameKind, MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
-import { endToEndList, isBodyless } from "../protocol/end-to-end-headers.ts";
+import { endToEndList, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { carriableHeaders, encodeHead, type HeaderList, type RequestHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
@@ -81,7 +81,8 @@ function smallLength(headers: HeaderList): number | undefined {
  */
 export function targetUrl(target: URL, requestTarget: string): string {
   const base = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
-  if (base && /\/(?:\.|%2e)/i.test(requestTarget)) {
+  if (base) {
+    // WHATWG URL parsing also reads `\` as `/`: resolve everything it would, here.
     const resolved = new URL(`http://x${requestTarget}`);
     requestTarget = resolved.pathname + resolved.search;
   }
@@ -102,6 +103,11 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
   try {
     if (abort.signal.aborted) return;
     const hasBody = stream.peerSendsBody;
+    if (hasBody && isGetOrHead(head.method)) {
+      // The entry never sends one; a target would read its body as the next request.
+      stream.reset(ResetCode.ProtocolError, "A GET or HEAD request with a body");
+      return;
+    }
     const headers = framedRequestHeaders(head.headers, hasBody);
     if (typeof headers === "string") {
       stream.reset(ResetCode.ProtocolError, headers);

@@ -9,7 +9,7 @@ import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
-import { isValidHost, sessionFromHost } from "./host.ts";
+import { isValidHost, sessionFromHost, urlMatchesHost } from "./host.ts";
 import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { SessionTokenVerifier } from "./session-token.ts";
@@ -212,6 +212,9 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       }
       const session = sessionFromHost(host, config.domain);
       if (session === undefined) return app.fetch(request, env);
+      if (!urlMatchesHost(request.url, host!)) {
+        return errorResponse(400, "Bad request: an absolute-form request target must name the Host it is sent to");
+      }
       if (!config.metrics) return await proxyOrBadGateway(request, session, env);
       const started = performance.now();
       const response = await proxyOrBadGateway(request, session, env);

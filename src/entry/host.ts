@@ -9,7 +9,21 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?$/;
 
 /** Whether a Host header value is a host name (or IP literal) with an optional numeric port. */
 export function isValidHost(host: string): boolean {
-  return host.length <= 255 + 6 && HOST.test(host);
+  if (host.length > 255 + 6 || !HOST.test(host)) return false;
+  const colon = host.lastIndexOf(":");
+  return colon === -1 || host.endsWith("]") || Number(host.slice(colon + 1)) <= 65535;
+}
+
+/**
+ * Whether a request URL's host is the Host header's (ports aside). They
+ * differ only for an absolute-form request naming another host, which the
+ * entry refuses rather than route by one and forward the other.
+ */
+export function urlMatchesHost(url: string, host: string): boolean {
+  const start = url.indexOf("//") + 2;
+  let end = url.indexOf("/", start);
+  if (end === -1) end = url.length;
+  return hostName(url.slice(start, end)) === hostName(host);
 }
 
 /** The name part of a valid Host, lowercased, without its port. */

@@ -1,7 +1,7 @@
 import { MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
-import { endToEndHeaders, isBodyless } from "../protocol/end-to-end-headers.ts";
+import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
-import type { MuxStream } from "../mux/mux-stream.ts";
+import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config.ts";
 import type { HeadDeadlines } from "./head-deadlines.ts";
@@ -52,8 +52,14 @@ export function requestHead(request: Request, remoteAddress: string, scheme: str
   return { method: request.method, target: originForm(request.url), headers };
 }
 
-/** The entry's answer to a head it will not forward (431 too large, 400 not carriable), or undefined. */
+/** Methods the tunnel does not carry: CONNECT asks for a raw tunnel, TRACE and TRACK echo a request back (cross-site tracing). */
+const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** The entry's answer to a head it will not forward (405, 431 too large, 400 not carriable), or undefined. */
 export function refuseHead(head: RequestHead): Response | undefined {
+  if (head.method.length <= 7 && REFUSED_METHODS.has(head.method.toUpperCase())) {
+    return errorResponse(405, `Method not allowed: the tunnel does not carry ${head.method.toUpperCase()} requests`);
+  }
   const size = headBytes(head);
   if (size > MAX_HEAD_BYTES) {
     return errorResponse(431, `Request header fields too large: ${size} bytes of path and headers, the limit is ${MAX_HEAD_BYTES}`);
@@ -74,6 +80,9 @@ export function failureResponse(err: unknown, session: string): Response {
   if (err instanceof StreamResetError) {
     switch (err.code) {
       case ResetCode.Timeout:
+        if (err.message === BODY_IDLE_MESSAGE) {
+          return errorResponse(408, "Request timeout: the request body stopped arriving");
+        }
         return errorResponse(504, `Gateway timeout: the tunnel client of session "${session}" sent no response in time`);
       case ResetCode.TargetUnreachable:
         return errorResponse(502, `Bad gateway: the target of session "${session}" could not be reached`);
@@ -195,7 +204,7 @@ export async function proxyRequest(
   env: EntryBindings,
   deps: ProxyDeps,
 ): Promise<Response> {
-  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  const hasBody = request.body !== null && !isGetOrHead(request.method);
   const head = requestHead(request, env.remoteAddress, deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
@@ -228,7 +237,8 @@ async function forward(
     done();
     return failureResponse(err, session);
   }
-  const bodySent = hasBody ? stream.sendBody(request.body!, ResetCode.Cancel, maxBody) : undefined;
+  // A body that stops arriving may not hold its stream (and the target's request) forever.
+  const bodySent = hasBody ? stream.sendBody(request.body!, ResetCode.Cancel, maxBody, deps.config.requestTimeoutMs) : undefined;
   const answer = await awaitResponseHead(stream, request, session, deps, bodySent);
   if (answer instanceof Response) {
     done();

@@ -3,7 +3,6 @@ import {
   decodeClose,
   encodeClose,
   encodeRecord,
-  MAX_WEBSOCKET_MESSAGE_BYTES,
   RecordKind,
   RecordParser,
 } from "../protocol/websocket-records.ts";
@@ -14,11 +13,22 @@ import { scopeCookies } from "./cookie-scope.ts";
 import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 
 /**
- * Bytes of a visitor's messages the entry holds while the target reads
- * slower than the visitor sends (WebSocket servers cannot pause a reader).
- * Past it the visitor's socket is closed with 1008.
+ * How far ahead of the target a visitor may send (WebSocket servers cannot
+ * pause a reader): a message that arrives while more than this is still
+ * unsent closes the socket with 1008. One message of any size (up to
+ * MAX_WEBSOCKET_MESSAGE_BYTES) is taken when little is pending.
  */
-const MAX_UNSENT_BYTES = MAX_WEBSOCKET_MESSAGE_BYTES + 16 * 1024 * 1024;
+export const MAX_AHEAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Unsent visitor bytes all WebSockets of the entry may hold together; a
+ * message that would pass it closes its socket with 1013 (try again later),
+ * so many sockets cannot add up what one may not hold.
+ */
+export const MAX_ENTRY_UNSENT_BYTES = 256 * 1024 * 1024;
+
+/** Unsent visitor bytes held by every bridge of this process. */
+let entryUnsentBytes = 0;
 
 /** Whether a request asks for a WebSocket (RFC 6455 §4.1). */
 export function isWebSocketUpgrade(request: Request): boolean {
@@ -114,13 +124,19 @@ export class WebSocketBridge implements VisitorSocketEvents {
 
   onMessage(data: string | Uint8Array): void {
     if (this.#closeSent) return;
-    const record = typeof data === "string" ? encodeRecord(RecordKind.Text, data) : encodeRecord(RecordKind.Binary, data);
-    this.#unsentBytes += record.byteLength;
-    if (this.#unsentBytes > MAX_UNSENT_BYTES) {
+    const size = (typeof data === "string" ? data.length * 3 : data.byteLength) + 5;
+    if (this.#unsentBytes > MAX_AHEAD_BYTES) {
       this.#closeVisitor(1008, "Sending faster than the target reads");
       this.#stream.reset(ResetCode.Cancel, "Visitor sent faster than the target reads");
       return;
     }
+    if (entryUnsentBytes + size > MAX_ENTRY_UNSENT_BYTES) {
+      this.#closeVisitor(1013, "Tunnel entry busy: try again later");
+      this.#stream.reset(ResetCode.Cancel, "Entry-wide WebSocket buffer full");
+      return;
+    }
+    const record = typeof data === "string" ? encodeRecord(RecordKind.Text, data) : encodeRecord(RecordKind.Binary, data);
+    this.#hold(record.byteLength);
     this.#toStream(record);
   }
 
@@ -148,24 +164,33 @@ export class WebSocketBridge implements VisitorSocketEvents {
 
   /** The last record toward the client, a close, then End once everything before it is sent. */
   #closeStream(code: number, reason: string): void {
-    this.#toStream(encodeClose(code, reason));
+    const record = encodeClose(code, reason);
+    this.#hold(record.byteLength);
+    this.#toStream(record);
     this.#sending = this.#sending.then(() => this.#stream.sendEnd());
+  }
+
+  /** Counts bytes held for the stream (this socket's and the entry's total); negative to release. */
+  #hold(bytes: number): void {
+    this.#unsentBytes += bytes;
+    entryUnsentBytes += bytes;
   }
 
   #toStream(record: Uint8Array<ArrayBuffer>): void {
     // Nothing waiting and room to send: at once, without a promise per message.
     if (this.#pendingSends === 0 && this.#stream.trySendBytes(record)) {
-      this.#unsentBytes -= record.byteLength;
+      this.#hold(-record.byteLength);
       return;
     }
     this.#pendingSends++;
     this.#sending = this.#sending
       .then(() => this.#stream.sendBytes(record))
-      .then(() => {
-        this.#unsentBytes -= record.byteLength;
-      })
       .catch(() => {}) // a reset stream closes the visitor through onReset
-      .finally(() => this.#pendingSends--);
+      .finally(() => {
+        // Sent, or dropped with its stream: either way no longer held.
+        this.#hold(-record.byteLength);
+        this.#pendingSends--;
+      });
   }
 
   /** Client → visitor: records to messages, waiting for the visitor's socket to drain. */

@@ -8,6 +8,9 @@ import { SendWindow } from "./send-window.ts";
 import { StreamResetError } from "./stream-reset-error.ts";
 import { type StreamEvent, StreamState, transition } from "./stream-state.ts";
 
+/** The reset message of a body whose source gave nothing for its idle time. */
+export const BODY_IDLE_MESSAGE = "Request body idle";
+
 /** What a stream needs from the mux that owns it. */
 export interface StreamOwner {
   readonly writer: FrameSink;
@@ -118,19 +121,30 @@ export class MuxStream {
   /**
    * Sends a body as DATA frames of at most 64 KiB within the send window,
    * then End. If the source fails, the stream is reset with `failCode`;
-   * past `maxBytes` it is reset with TooLarge; if the stream is reset, the
-   * source is cancelled.
+   * past `maxBytes` it is reset with TooLarge; if the source gives nothing
+   * for `idleMs` it is reset with Timeout ({@linkcode BODY_IDLE_MESSAGE});
+   * if the stream is reset, the source is cancelled.
    */
   async sendBody(
     source: ReadableStream<Uint8Array>,
     failCode: ResetCode = ResetCode.Cancel,
     maxBytes = Infinity,
+    idleMs?: number,
   ): Promise<void> {
     const reader = source.getReader();
     let total = 0;
+    let lastRead = Date.now();
+    // One timer per body, not per chunk: it checks when the source last gave something.
+    const idle = idleMs === undefined ? undefined : setInterval(() => {
+      if (Date.now() - lastRead < idleMs) return;
+      this.reset(ResetCode.Timeout, BODY_IDLE_MESSAGE);
+      reader.cancel(this.#resetError).catch(() => {});
+    }, Math.max(10, idleMs / 4));
     try {
       for (;;) {
         const { done, value } = await reader.read();
+        lastRead = Date.now();
+        if (this.#resetError) throw this.#resetError;
         if (done) break;
         total += value.byteLength;
         if (total > maxBytes) {
@@ -149,6 +163,7 @@ export class MuxStream {
         this.reset(failCode, `Body failed: ${message}`);
       }
     } finally {
+      clearInterval(idle);
       reader.releaseLock();
     }
   }

@@ -4,7 +4,7 @@ import { encodeFrame } from "../protocol/frame.ts";
 import type { RequestHead } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import { memorySocketPair } from "./_memory-socket-pair.ts";
-import { Mux } from "./mux.ts";
+import { MAX_PINGS_PER_SECOND, Mux } from "./mux.ts";
 import type { MuxStream } from "./mux-stream.ts";
 import { StreamResetError } from "./stream-reset-error.ts";
 
@@ -187,6 +187,16 @@ describe("Mux()", () => {
     const { entry } = pair(() => {});
     expect(() => entry.open({ method: "GET", target: "/", headers: [["x-big", "a".repeat(70_000)]] }, true)).toThrow(RangeError);
     expect(entry.activeStreams).toBe(0);
+  });
+
+  test("a ping flood is a protocol error that closes only that uplink", () => {
+    const { client, closes } = pair(() => {});
+    const ping = encodeFrame(FrameKind.Ping, 0, 0, new Uint8Array(8));
+    const flood = new Uint8Array(ping.byteLength * (MAX_PINGS_PER_SECOND + 5));
+    for (let i = 0; i < MAX_PINGS_PER_SECOND + 5; i++) flood.set(ping, i * ping.byteLength);
+    client.receive(flood);
+    expect(closes.client).toBeInstanceOf(ProtocolError);
+    expect(closes.client!.message).toContain("Ping flood");
   });
 
   test("answers pings", async () => {

@@ -27,6 +27,13 @@ export interface MuxOptions {
   onWriterWait?: (ms: number) => void;
 }
 
+/**
+ * Pings a peer may send in one second (a client pings every 5 s): a flood of
+ * them would cost the entry's CPU for every other session, so it is a
+ * protocol error.
+ */
+export const MAX_PINGS_PER_SECOND = 50;
+
 /** How many recently reset stream ids to remember, to drop their late frames. */
 const RECENT_RESETS = 4096;
 
@@ -43,6 +50,8 @@ export class Mux implements StreamOwner {
   #closed: Error | null | undefined = undefined;
   #pings = new Map<string, (rtt: number) => void>();
   #lastSeen = Date.now();
+  #pingSecond = 0;
+  #pingsThisSecond = 0;
   /** Set once the peer sent GoAway or we did: no new streams. */
   goingAway = false;
   /** DATA payload bytes received and sent, and window stalls of finished streams. */
@@ -219,6 +228,14 @@ export class Mux implements StreamOwner {
           this.#pings.get(key)?.(0);
           this.#pings.delete(key);
         } else {
+          const second = Math.floor(this.#lastSeen / 1000);
+          if (second !== this.#pingSecond) {
+            this.#pingSecond = second;
+            this.#pingsThisSecond = 0;
+          }
+          if (++this.#pingsThisSecond > MAX_PINGS_PER_SECOND) {
+            throw new ProtocolError(`Ping flood: more than ${MAX_PINGS_PER_SECOND} pings in a second`);
+          }
           this.writer.send(encodeFrame(FrameKind.Ping, Flag.Ack, 0, frame.payload));
         }
         return;

@@ -48,7 +48,19 @@ export function endToEndList(headers: HeaderList, drop: readonly string[] = []):
 /** Statuses whose responses never carry a body. */
 const NO_BODY_STATUS = new Set([204, 205, 304]);
 
-/** Whether a response to `method` with `status` carries no body (HEAD, 204, 205, 304). */
+/**
+ * Whether `method` is GET or HEAD in any letter case: methods are
+ * case-sensitive, but Deno's server keeps `get` and node:http upper-cases it
+ * on the way to the target, so body decisions must not depend on the case.
+ */
+export function isGetOrHead(method: string): boolean {
+  if (method === "GET" || method === "HEAD") return true;
+  if (method.length !== 3 && method.length !== 4) return false;
+  const upper = method.toUpperCase();
+  return upper === "GET" || upper === "HEAD";
+}
+
+/** Whether a response to `method` with `status` carries no body (HEAD in any case, 204, 205, 304). */
 export function isBodyless(method: string, status: number): boolean {
-  return method === "HEAD" || NO_BODY_STATUS.has(status);
+  return NO_BODY_STATUS.has(status) || method === "HEAD" || (method.length === 4 && method.toUpperCase() === "HEAD");
 }

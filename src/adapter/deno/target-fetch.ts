@@ -41,7 +41,12 @@ function readAll(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer
  * whatever it is given after its Content-Length, which the target would read
  * as the next request.
  */
-async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest, length: number | undefined): Promise<void> {
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  request: http.ClientRequest,
+  length: number | undefined,
+  fail: (err: Error) => void,
+): Promise<void> {
   const reader = body.getReader();
   let sent = 0;
   try {
@@ -62,7 +67,7 @@ async function pump(body: ReadableStream<Uint8Array>, request: http.ClientReques
     request.end();
   } catch (err) {
     reader.cancel(err).catch(() => {});
-    request.destroy(err as Error);
+    fail(err as Error);
   }
 }
 
@@ -111,8 +116,18 @@ export const denoClientRuntime: ClientRuntime = {
             bytes: () => readAll(incoming),
           });
         });
+        // Deno's node:http, destroying a request on a reused keep-alive socket, may
+        // never emit "error" nor "close" (seen on 2.9.6): that would hold the
+        // forwarder's slot for good. So a failed upload or an abort settles here,
+        // and the socket itself is destroyed (never reused with a partial body).
+        const fail = (err: Error) => {
+          reject(err);
+          outgoing.destroy(err);
+          outgoing.socket?.destroy();
+        };
         outgoing.on("error", reject);
-        if (request.body) pump(request.body, outgoing, declaredLength(request.headers));
+        request.signal.addEventListener("abort", () => fail(new Error("Cancelled")), { once: true });
+        if (request.body) pump(request.body, outgoing, declaredLength(request.headers), fail);
         else outgoing.end();
       });
     return async (request: TargetRequest): Promise<TargetResponse> => {
