@@ -18,14 +18,17 @@ import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDep
  * unsent closes the socket with 1008. One message of any size (up to
  * MAX_WEBSOCKET_MESSAGE_BYTES) is taken when little is pending.
  */
-export const MAX_AHEAD_BYTES = 4 * 1024 * 1024;
+export const MAX_AHEAD_BYTES = 32 * 1024 * 1024;
 
 /**
- * Unsent visitor bytes all WebSockets of the entry may hold together; a
- * message that would pass it closes its socket with 1013 (try again later),
- * so many sockets cannot add up what one may not hold.
+ * Unsent visitor bytes all WebSockets of the entry may hold together. Past
+ * it, a socket that itself holds more than {@linkcode FAIR_SHARE_BYTES} is
+ * closed with 1013 (try again later) at its next message, so many sockets
+ * cannot add up what one may not hold, while sockets that hold little (most
+ * of them) go on.
  */
 export const MAX_ENTRY_UNSENT_BYTES = 256 * 1024 * 1024;
+export const FAIR_SHARE_BYTES = 1024 * 1024;
 
 /** Unsent visitor bytes held by every bridge of this process. */
 let entryUnsentBytes = 0;
@@ -130,7 +133,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
       this.#stream.reset(ResetCode.Cancel, "Visitor sent faster than the target reads");
       return;
     }
-    if (entryUnsentBytes + size > MAX_ENTRY_UNSENT_BYTES) {
+    if (entryUnsentBytes + size > MAX_ENTRY_UNSENT_BYTES && this.#unsentBytes > FAIR_SHARE_BYTES) {
       this.#closeVisitor(1013, "Tunnel entry busy: try again later");
       this.#stream.reset(ResetCode.Cancel, "Entry-wide WebSocket buffer full");
       return;
