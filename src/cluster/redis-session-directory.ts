@@ -1,0 +1,231 @@
+import { Redis } from "ioredis";
+import type { Logger } from "../log.ts";
+import type { Peer, SessionDirectory } from "./session-directory.ts";
+
+/** Options for {@linkcode RedisSessionDirectory}. */
+export interface RedisDirectoryOptions {
+  /** `redis://…` */
+  url: string;
+  /** This entry. */
+  self: Peer;
+  log: Logger;
+  /** How long an entry's records live without a heartbeat, in ms. Default 10000. */
+  ttlMs?: number;
+  /** Key prefix, so tests and deployments can share a Redis. Default `tunnel2:`. */
+  prefix?: string;
+}
+
+/** How long "nobody holds it" is believed (a hold told over pub/sub ends it at once), and for how many names. */
+const ABSENT_MS = 1000;
+const MAX_ABSENT = 10_000;
+
+/** A change to the directory, told to every entry over pub/sub. */
+interface Change {
+  op: "hold" | "release";
+  session: string;
+  id: string;
+}
+
+/**
+ * The session directory in Redis.
+ *
+ * - `<prefix>instance:<id>` = the peer URL, with a TTL refreshed by a
+ *   heartbeat: an entry that dies drops out within `ttlMs`.
+ * - `<prefix>session:<name>` = the set of instance ids holding the session
+ *   (its TTL refreshed by the same heartbeat, so a set nobody holds expires).
+ * - `<prefix>changes` carries holds and releases to the other entries, which
+ *   keep a local view: a request for a session held elsewhere costs no Redis
+ *   round trip once its location is known.
+ *
+ * When Redis goes away the entry goes on with what it holds itself; the
+ * fault is logged once, and everything is written again once it is back.
+ */
+export class RedisSessionDirectory implements SessionDirectory {
+  readonly #self: Peer;
+  readonly #log: Logger;
+  readonly #ttlMs: number;
+  readonly #prefix: string;
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #held = new Set<string>();
+  /** Other entries' sessions: session → instance ids, as last read or told. */
+  readonly #view = new Map<string, Set<string>>();
+  /** Sessions nobody held when last asked, and until when that answer stands (bounded). */
+  readonly #absent = new Map<string, number>();
+  /**
+   * Peer URLs by instance id, believed until `until` (one TTL): then read
+   * again, so an entry that died (its record expired) leaves every view
+   * within two TTLs, at one round trip per peer per TTL, not per request.
+   */
+  readonly #peers = new Map<string, { url: string; until: number }>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #connected = false;
+  #faultLogged = false;
+  #closed = false;
+
+  constructor(options: RedisDirectoryOptions) {
+    this.#self = options.self;
+    this.#log = options.log;
+    this.#ttlMs = options.ttlMs ?? 10_000;
+    this.#prefix = options.prefix ?? "tunnel2:";
+    const redisOptions = {
+      // Commands fail at once while Redis is down (no unbounded offline queue); retries back off to 2 s.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    };
+    this.#redis = new Redis(options.url, redisOptions);
+    this.#subscriber = new Redis(options.url, { ...redisOptions, enableOfflineQueue: true });
+    this.#redis.on("ready", () => this.#onReady());
+    this.#redis.on("error", (err: Error) => this.#onFault(err));
+    this.#redis.on("end", () => (this.#connected = false));
+    this.#subscriber.on("error", () => {}); // the command connection reports faults
+    this.#subscriber.on("message", (_channel: string, message: string) => this.#onChange(message));
+    this.#subscriber.subscribe(this.#key("changes")).catch(() => {});
+    this.#heartbeat = setInterval(() => this.#writeAll(), Math.max(100, Math.floor(this.#ttlMs / 3)));
+    (this.#heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  hold(session: string): void {
+    if (this.#held.has(session)) return;
+    this.#held.add(session);
+    if (!this.#connected) return; // written on reconnect
+    this.#writeSession(session).then(() => this.#publish({ op: "hold", session, id: this.#self.id })).catch((err) => this.#onFault(err));
+  }
+
+  release(session: string): void {
+    if (!this.#held.delete(session)) return;
+    if (!this.#connected) return;
+    this.#redis.srem(this.#key(`session:${session}`), this.#self.id)
+      .then(() => this.#publish({ op: "release", session, id: this.#self.id }))
+      .catch((err: Error) => this.#onFault(err));
+  }
+
+  async locate(session: string): Promise<Peer[]> {
+    let ids = this.#view.get(session);
+    if (!ids) {
+      if (!this.#connected) return [];
+      // Random Hosts must not cost a Redis round trip each: "nobody" is remembered a moment.
+      const until = this.#absent.get(session);
+      if (until !== undefined && until > Date.now()) return [];
+      try {
+        ids = new Set(await this.#redis.smembers(this.#key(`session:${session}`)));
+      } catch (err) {
+        this.#onFault(err as Error);
+        return [];
+      }
+      ids.delete(this.#self.id);
+      if (ids.size === 0) {
+        this.#absent.delete(session);
+        if (this.#absent.size >= MAX_ABSENT) this.#absent.delete(this.#absent.keys().next().value!);
+        this.#absent.set(session, Date.now() + ABSENT_MS);
+        return [];
+      }
+      this.#view.set(session, ids);
+    }
+    const peers: Peer[] = [];
+    const now = Date.now();
+    for (const id of ids) {
+      let peer = this.#peers.get(id);
+      if ((peer === undefined || peer.until < now) && this.#connected) {
+        const url = await this.#redis.get(this.#key(`instance:${id}`)).catch(() => null);
+        peer = url === null ? undefined : { url, until: now + this.#ttlMs };
+        if (peer) this.#peers.set(id, peer);
+        else this.#peers.delete(id);
+      }
+      if (peer === undefined) ids.delete(id); // its records expired: the entry is gone
+      else peers.push({ id, url: peer.url });
+    }
+    if (ids.size === 0) this.#view.delete(session);
+    return peers;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    if (this.#connected) {
+      try {
+        const multi = this.#redis.multi();
+        for (const session of this.#held) multi.srem(this.#key(`session:${session}`), this.#self.id);
+        multi.del(this.#key(`instance:${this.#self.id}`));
+        await multi.exec();
+        for (const session of this.#held) await this.#publish({ op: "release", session, id: this.#self.id });
+      } catch {
+        // Redis gone: the records expire by TTL
+      }
+    }
+    this.#held.clear();
+    this.#redis.disconnect();
+    this.#subscriber.disconnect();
+  }
+
+  #key(name: string): string {
+    return `${this.#prefix}${name}`;
+  }
+
+  #onReady(): void {
+    if (this.#faultLogged) this.#log.info("redis reachable again: re-registering sessions", { held: this.#held.size });
+    this.#connected = true;
+    this.#faultLogged = false;
+    // What we were told while away may be stale: start the view afresh.
+    this.#view.clear();
+    this.#absent.clear();
+    this.#peers.clear();
+    this.#writeAll();
+  }
+
+  #onFault(err: Error): void {
+    if (this.#redis.status !== "ready") this.#connected = false;
+    if (this.#faultLogged || this.#closed) return;
+    this.#faultLogged = true;
+    this.#log.warn("redis unreachable: serving local sessions only, retrying", { error: err.message });
+  }
+
+  /** Writes this entry's record and every session it holds, with fresh TTLs. */
+  #writeAll(): void {
+    if (!this.#connected || this.#closed) return;
+    const multi = this.#redis.multi();
+    multi.set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
+    for (const session of this.#held) {
+      multi.sadd(this.#key(`session:${session}`), this.#self.id);
+      multi.pexpire(this.#key(`session:${session}`), this.#ttlMs);
+    }
+    multi.exec().catch((err: Error) => this.#onFault(err));
+  }
+
+  async #writeSession(session: string): Promise<void> {
+    await this.#redis.multi()
+      .set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs)
+      .sadd(this.#key(`session:${session}`), this.#self.id)
+      .pexpire(this.#key(`session:${session}`), this.#ttlMs)
+      .exec();
+  }
+
+  async #publish(change: Change): Promise<void> {
+    await this.#redis.publish(this.#key("changes"), JSON.stringify(change));
+  }
+
+  #onChange(message: string): void {
+    let change: Change;
+    try {
+      change = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (change.id === this.#self.id || typeof change.session !== "string") return;
+    const ids = this.#view.get(change.session);
+    if (change.op === "hold") {
+      // Only sessions already in the view are kept fresh; others are read on their first request.
+      this.#absent.delete(change.session);
+      ids?.add(change.id);
+    } else if (ids) {
+      ids.delete(change.id);
+      if (ids.size === 0) this.#view.delete(change.session);
+    }
+  }
+}

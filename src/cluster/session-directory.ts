@@ -1,0 +1,31 @@
+/**
+ * Where sessions are held when several entries share them: each entry
+ * records the sessions it holds uplinks for, under its instance id, and asks
+ * which instances hold a session it does not. Without `REDIS_URL` nothing of
+ * this is loaded; the entry keeps everything in its own memory as before.
+ */
+
+/** Another entry, as the directory knows it. */
+export interface Peer {
+  /** Instance id (`FLY_MACHINE_ID`, or made up at start). */
+  id: string;
+  /** Where other entries reach it for forwarded requests (`TUNNEL_PEER_URL`). */
+  url: string;
+}
+
+/** The shared session directory, seen from one entry. */
+export interface SessionDirectory {
+  /** This entry now holds uplinks for `session`. */
+  hold(session: string): void;
+  /** This entry's last uplink of `session` is gone. */
+  release(session: string): void;
+  /**
+   * The other entries holding `session`, from the local view; a miss asks
+   * the shared store once. Empty when nobody holds it (or the store is down).
+   */
+  locate(session: string): Promise<Peer[]>;
+  /** Whether the shared store is reachable now. */
+  readonly connected: boolean;
+  /** Releases everything this entry holds and stops. */
+  close(): Promise<void>;
+}
