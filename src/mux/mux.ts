@@ -190,15 +190,8 @@ export class Mux implements StreamOwner {
         if (this.#options.role !== "entry") throw new ProtocolError("Client received a response head");
         const stream = this.#stream(frame, true);
         if (!stream) return;
-        let head;
-        try {
-          head = decodeResponseHead(frame.payload);
-        } catch (err) {
-          // A head that makes no sense costs its own stream, never the uplink.
-          if (!(err instanceof ProtocolError)) throw err;
-          stream.reset(ResetCode.ProtocolError, err.message);
-          return;
-        }
+        const head = this.#decodeHead(stream, decodeResponseHead, frame.payload);
+        if (!head) return;
         stream.receiveHead(head);
         if (frame.flags & Flag.EndStream) stream.receiveEnd();
         return;
@@ -248,6 +241,17 @@ export class Mux implements StreamOwner {
     }
   }
 
+  /** Decodes a head frame's payload; one that makes no sense resets its own stream (never the uplink) and gives undefined. */
+  #decodeHead<T>(stream: MuxStream, decode: (payload: Uint8Array) => T, payload: Uint8Array): T | undefined {
+    try {
+      return decode(payload);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      stream.reset(ResetCode.ProtocolError, err.message);
+      return undefined;
+    }
+  }
+
   #onRequestHead(frame: Frame): void {
     if (this.#options.role !== "client") throw new ProtocolError("Entry received a request head");
     if (frame.streamId <= this.#highestId) {
@@ -256,15 +260,8 @@ export class Mux implements StreamOwner {
     this.#highestId = frame.streamId;
     const stream = new MuxStream(frame.streamId, this, this.#windows());
     this.#streams.set(frame.streamId, stream);
-    let head: RequestHead;
-    try {
-      head = decodeRequestHead(frame.payload);
-    } catch (err) {
-      // A head that makes no sense costs its own stream, never the uplink.
-      if (!(err instanceof ProtocolError)) throw err;
-      stream.reset(ResetCode.ProtocolError, err.message);
-      return;
-    }
+    const head = this.#decodeHead(stream, decodeRequestHead, frame.payload);
+    if (!head) return;
     if (frame.flags & Flag.EndStream) stream.receiveEnd();
     else stream.peerSendsBody = true;
     if (this.#options.onStream) {

@@ -23,8 +23,7 @@ export interface ResponseHead {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Header values (RFC 9110 field-value): visible ASCII, obs-text, space and tab.
-// No control character: not CR, LF, NUL, nor DEL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Anything else is refused: no control character (CR, LF, NUL, DEL…), nothing past U+00FF.
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
@@ -33,16 +32,6 @@ const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
  * passes it encodes well inside one frame.
  */
 export const MAX_HEAD_BYTES = 16 * 1024;
-
-/** Whether `name` is an HTTP token (a valid method or header name). */
-export function isToken(name: string): boolean {
-  return TOKEN.test(name);
-}
-
-/** Whether `value` is a header value the tunnel carries (no control characters; Latin-1 only). */
-export function isFieldValue(value: string): boolean {
-  return FIELD_VALUE.test(value);
-}
 
 /** Bytes of a head as a visitor or target sent it: the target plus one `name: value\r\n` line per header. */
 export function headBytes(head: { target?: string; headers: HeaderList }): number {
@@ -95,10 +84,8 @@ export function carriableHeaders(headers: HeaderList): { headers: HeaderList; dr
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
     let fixed = value;
-    if (!FIELD_VALUE.test(value)) {
-      if (/[\u0100-\uffff]/.test(value)) fixed = latin1(encoder.encode(value));
-    }
-    const ok = TOKEN.test(name) && FIELD_VALUE.test(fixed);
+    if (BAD_VALUE_CHAR.test(value) && /[\u0100-\uffff]/.test(value)) fixed = latin1(encoder.encode(value));
+    const ok = TOKEN.test(name) && !BAD_VALUE_CHAR.test(fixed);
     if (ok && fixed === value) {
       out?.push(headers[i]);
       continue;
@@ -135,15 +122,14 @@ function parseJson(payload: Uint8Array, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function checkHeaders(value: unknown, what: string): HeaderList {
+/** A header list's shape: pairs of strings (their content is the head rule's to judge). */
+function headerPairs(value: unknown, what: string): HeaderList {
   if (!Array.isArray(value)) throw new ProtocolError(`Malformed ${what}: headers not a list`);
   for (const pair of value) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") {
       throw new ProtocolError(`Malformed ${what}: bad header ${JSON.stringify(pair).slice(0, 80)}`);
     }
   }
-  const problem = headerProblem(value as HeaderList);
-  if (problem) throw new ProtocolError(`Malformed ${what}: ${problem}`);
   return value as HeaderList;
 }
 
@@ -154,7 +140,7 @@ export function decodeRequestHead(payload: Uint8Array): RequestHead {
     throw new ProtocolError("Malformed request head: needs method and target");
   }
   if (o.websocket !== undefined && typeof o.websocket !== "boolean") throw new ProtocolError("Malformed request head: bad websocket flag");
-  const head: RequestHead = { method: o.method, target: o.target, headers: checkHeaders(o.headers, "request head") };
+  const head: RequestHead = { method: o.method, target: o.target, headers: headerPairs(o.headers, "request head") };
   const problem = requestHeadProblem(head);
   if (problem) throw new ProtocolError(`Malformed request head: ${problem}`);
   if (o.websocket) head.websocket = true;
@@ -164,10 +150,11 @@ export function decodeRequestHead(payload: Uint8Array): RequestHead {
 /** Decodes and validates a ResponseHead payload. */
 export function decodeResponseHead(payload: Uint8Array): ResponseHead {
   const o = parseJson(payload, "response head");
-  if (typeof o.status !== "number" || !Number.isInteger(o.status) || (o.status < 200 && o.status !== 101) || o.status > 599) {
-    throw new ProtocolError("Malformed response head: bad status");
-  }
-  return { status: o.status, headers: checkHeaders(o.headers, "response head") };
+  if (typeof o.status !== "number") throw new ProtocolError("Malformed response head: bad status");
+  const head: ResponseHead = { status: o.status, headers: headerPairs(o.headers, "response head") };
+  const problem = responseHeadProblem(head);
+  if (problem) throw new ProtocolError(`Malformed response head: ${problem}`);
+  return head;
 }
 
 /** What the client says first on an uplink. */
