@@ -46,9 +46,10 @@ export function framedRequestHeaders(headers: HeaderList, sendsBody: boolean): H
 
 /**
  * The response head to send the entry, encoded: only headers the entry
- * accepts. Undefined when it does not fit one frame.
+ * accepts (the others logged). Undefined (and logged) when it does not fit
+ * one frame.
  */
-function carriableHead(status: number, headers: HeaderList, deps: ForwarderDeps): { headers: HeaderList; payload: Uint8Array } | undefined {
+export function carriableHead(status: number, headers: HeaderList, deps: ForwarderDeps): { headers: HeaderList; payload: Uint8Array } | undefined {
   const carried = carriableHeaders(headers);
   if (carried.dropped.length > 0) {
     deps.warn?.("target response headers left out: control characters or bad names", { headers: carried.dropped.slice(0, 10) });

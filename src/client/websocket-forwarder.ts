@@ -1,8 +1,8 @@
 import { FrameKind, ResetCode } from "../protocol/constants.ts";
-import { carriableHeaders, type HeaderList, type RequestHead } from "../protocol/head.ts";
+import type { RequestHead } from "../protocol/head.ts";
 import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from "../protocol/websocket-records.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
-import { type ForwarderDeps, targetUrl } from "./forwarder.ts";
+import { carriableHead, type ForwarderDeps, targetUrl } from "./forwarder.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "./target-web-socket.ts";
 
 /** The target's WebSocket URL for a request: same path and query, ws: or wss:. */
@@ -36,12 +36,9 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
   }
   if (!opened.accepted) {
     const { status, body } = opened;
-    const headers = carriableResponseHeaders(opened.headers, deps);
-    try {
-      stream.sendHead(FrameKind.ResponseHead, { status, headers: [...headers, ["content-length", String(body.byteLength)]] }, body.byteLength === 0);
-    } catch (err) {
-      return headTooLarge(stream, err, deps);
-    }
+    const answer = carriableHead(status, [...opened.headers, ["content-length", String(body.byteLength)]], deps);
+    if (!answer) return stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
+    stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, body.byteLength === 0);
     if (body.byteLength > 0) await stream.sendWhole(body as Uint8Array<ArrayBuffer>);
     deps.onAnswered?.(status, performance.now() - started);
     return;
@@ -51,12 +48,12 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     socket.destroy();
     return;
   }
-  try {
-    stream.sendHead(FrameKind.ResponseHead, { status: 101, headers: carriableResponseHeaders(opened.headers, deps) }, false);
-  } catch (err) {
+  const answer = carriableHead(101, opened.headers, deps);
+  if (!answer) {
     socket.destroy();
-    return headTooLarge(stream, err, deps);
+    return stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
   }
+  stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, false);
   deps.onAnswered?.(101, performance.now() - started);
   // The stream ended abnormally (visitor lost, uplink lost): the target is told the other side went away.
   stream.onReset = () => socket.close(1001, "Visitor went away");
@@ -75,21 +72,6 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     },
   });
   await pumpToTarget(stream, socket);
-}
-
-/** The target's handshake answer headers, only those the entry accepts (the others logged). */
-function carriableResponseHeaders(headers: HeaderList, deps: ForwarderDeps): HeaderList {
-  const carried = carriableHeaders(headers);
-  if (carried.dropped.length > 0) {
-    deps.warn?.("target response headers left out: control characters or bad names", { headers: carried.dropped.slice(0, 10) });
-  }
-  return carried.headers;
-}
-
-function headTooLarge(stream: MuxStream, err: unknown, deps: ForwarderDeps): void {
-  if (!(err instanceof RangeError)) throw err;
-  deps.warn?.("target response head too large for the tunnel", { error: err.message });
-  stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
 }
 
 /** Entry → target: records to messages, each awaiting the socket's drain. */

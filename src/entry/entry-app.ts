@@ -9,7 +9,7 @@ import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
-import { isValidHost, sessionFromHost, urlMatchesHost } from "./host.ts";
+import { hostName, isValidHost, sessionFromHostName, urlNamesHost } from "./host.ts";
 import { type EntryState, errorResponse, type ProxyDeps, proxyRequest } from "./proxy.ts";
 import { RateLimits } from "./rate-limits.ts";
 import { SessionTokenVerifier } from "./session-token.ts";
@@ -207,12 +207,14 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     },
     async fetch(request, env) {
       const host = request.headers.get("host");
-      if (host !== null && !isValidHost(host)) {
+      if (host === null) return app.fetch(request, env);
+      if (!isValidHost(host)) {
         return errorResponse(400, "Bad request: the Host header must be a host name with an optional numeric port");
       }
-      const session = sessionFromHost(host, config.domain);
+      const name = hostName(host);
+      const session = sessionFromHostName(name, config.domain);
       if (session === undefined) return app.fetch(request, env);
-      if (!urlMatchesHost(request.url, host!)) {
+      if (!urlNamesHost(request.url, name)) {
         return errorResponse(400, "Bad request: an absolute-form request target must name the Host it is sent to");
       }
       if (!config.metrics) return await proxyOrBadGateway(request, session, env);

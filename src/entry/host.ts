@@ -15,15 +15,15 @@ export function isValidHost(host: string): boolean {
 }
 
 /**
- * Whether a request URL's host is the Host header's (ports aside). They
- * differ only for an absolute-form request naming another host, which the
- * entry refuses rather than route by one and forward the other.
+ * Whether a request URL's host is `name`, the Host header's name (ports
+ * aside). They differ only for an absolute-form request naming another host,
+ * which the entry refuses rather than route by one and forward the other.
  */
-export function urlMatchesHost(url: string, host: string): boolean {
+export function urlNamesHost(url: string, name: string): boolean {
   const start = url.indexOf("//") + 2;
   let end = url.indexOf("/", start);
   if (end === -1) end = url.length;
-  return hostName(url.slice(start, end)) === hostName(host);
+  return hostName(url.slice(start, end)) === name;
 }
 
 /** The name part of a valid Host, lowercased, without its port. */
@@ -40,8 +40,11 @@ export function hostName(host: string): string {
  * names no session.
  */
 export function sessionFromHost(host: string | null, domain: string): string | undefined {
-  if (!host || !isValidHost(host)) return undefined;
-  const name = hostName(host);
+  return host && isValidHost(host) ? sessionFromHostName(hostName(host), domain) : undefined;
+}
+
+/** The session a valid Host's name (from {@linkcode hostName}) names, or undefined for the control plane. */
+export function sessionFromHostName(name: string, domain: string): string | undefined {
   if (!name.endsWith(domain) || name.length <= domain.length + 1) return undefined;
   if (name.charCodeAt(name.length - domain.length - 1) !== 46 /* . */) return undefined;
   const label = name.slice(0, name.length - domain.length - 1);
