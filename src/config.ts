@@ -33,7 +33,7 @@ export interface EntryConfig {
   maxStreamsPerSession: number;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
   windowBytes: number;
-  /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default http. */
+  /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default https with --tls-cert, else http. */
   publicScheme: "http" | "https";
   /** HMAC key session tokens derive from; undefined = open development mode. Env TUNNEL_SECRET. */
   secret: string | undefined;
@@ -51,6 +51,37 @@ export interface EntryConfig {
   logFormat: "text" | "json";
   /** Count requests and time the writer queue (for /metrics and the dashboard). Env TUNNEL_METRICS, default on. */
   metrics: boolean;
+  /** Several entries sharing sessions through Redis; undefined = one process, in memory. */
+  cluster: ClusterConfig | undefined;
+  /**
+   * Take the visitor's address from Fly-Client-IP / X-Forwarded-For (set by a
+   * proxy in front). Env TRUST_PROXY (1/0, true/false), default on when Fly
+   * is detected (FLY_MACHINE_ID set), else off.
+   */
+  trustProxy: boolean;
+  /** Serve HTTPS/WSS with this PEM certificate chain and key. Flags --tls-cert/--tls-key, env TUNNEL_TLS_CERT/TUNNEL_TLS_KEY. */
+  tls: { cert: string; key: string } | undefined;
+}
+
+/** Settings of an entry that shares its sessions with other entries (REDIS_URL set). */
+export interface ClusterConfig {
+  /** The shared session directory. Env REDIS_URL. */
+  redisUrl: string;
+  /** This entry's instance id: FLY_MACHINE_ID when set, else TUNNEL_INSTANCE_ID, else generated at start. */
+  instanceId: string;
+  /**
+   * How other entries reach this one. Env TUNNEL_PEER_URL; on Fly derived as
+   * http://<machine id>.vm.<app>.internal:<port>; otherwise undefined here
+   * and derived from the listen address once listening.
+   */
+  peerUrl: string | undefined;
+  /** Set on Fly: sessions held elsewhere are answered with fly-replay where Fly can replay the request. */
+  flyMachineId: string | undefined;
+  /**
+   * What the key that signs forwarded requests between entries is derived
+   * from: env TUNNEL_PEER_SECRET, else TUNNEL_SECRET.
+   */
+  peerSecret: string;
 }
 
 /** Client agent settings. */
@@ -137,7 +168,15 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --tiers JSON|FILE          TUNNEL_TIERS             named rate tiers per session (see README)
   --dashboard-token TOKEN    DASHBOARD_TOKEN          protect /, /metrics, /api/* (Bearer or Basic)
   --log-format text|json     LOG_FORMAT               log line format (text)
-  --metrics on|off           TUNNEL_METRICS           count requests for /metrics and the dashboard (on)`;
+  --metrics on|off           TUNNEL_METRICS           count requests for /metrics and the dashboard (on)
+  --tls-cert FILE            TUNNEL_TLS_CERT          serve HTTPS/WSS with this PEM certificate (chain); needs --tls-key
+  --tls-key FILE             TUNNEL_TLS_KEY           the certificate's PEM private key
+  --trust-proxy 1|0          TRUST_PROXY              visitor address from Fly-Client-IP / X-Forwarded-For (on under Fly)
+Several entries (see README "Several entries"):
+  --redis-url URL            REDIS_URL                share sessions with other entries through this Redis (unset: alone)
+  --peer-url URL             TUNNEL_PEER_URL          how other entries reach this one (Fly: derived; else from the listen address)
+                             TUNNEL_PEER_SECRET       proves forwarded requests come from an entry (default: derived from TUNNEL_SECRET)
+                             TUNNEL_INSTANCE_ID       this entry's id (default FLY_MACHINE_ID, else generated)`;
 
 /** Reads entry settings from flags and environment, validating each. */
 export function entryConfig(args: string[], env: Env): EntryConfig {
@@ -159,17 +198,26 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "dashboard-token": { type: "string" },
     "log-format": { type: "string" },
     metrics: { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "trust-proxy": { type: "string" },
+    "redis-url": { type: "string" },
+    "peer-url": { type: "string" },
   });
   if (f.help) throw new ConfigError(ENTRY_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
   const domain = (str("domain", "TUNNEL_DOMAIN") ?? "localhost").toLowerCase();
   if (!/^[a-z0-9.-]+$/.test(domain)) throw new ConfigError(`Invalid TUNNEL_DOMAIN: ${JSON.stringify(domain)}`);
-  const scheme = str("public-scheme", "TUNNEL_PUBLIC_SCHEME") ?? "http";
+  const tls = tlsFiles(str("tls-cert", "TUNNEL_TLS_CERT"), str("tls-key", "TUNNEL_TLS_KEY"));
+  // Serving TLS itself, the entry announces https:// URLs unless told otherwise.
+  const scheme = str("public-scheme", "TUNNEL_PUBLIC_SCHEME") || (tls ? "https" : "http");
   if (scheme !== "http" && scheme !== "https") {
     throw new ConfigError(`Invalid TUNNEL_PUBLIC_SCHEME: ${JSON.stringify(scheme)} (expected http or https)`);
   }
+  const port = integer("PORT", str("port", "PORT"), 8080, 0, 65535);
+  const secret = str("secret", "TUNNEL_SECRET") || undefined;
   return {
-    port: integer("PORT", str("port", "PORT"), 8080, 0, 65535),
+    port,
     hostname: str("hostname", "HOSTNAME") || "0.0.0.0",
     domain,
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", str("request-timeout-ms", "REQUEST_TIMEOUT_MS"), 30_000, 1, 3_600_000),
@@ -184,7 +232,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     ),
     windowBytes: integer("TUNNEL_WINDOW_BYTES", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     publicScheme: scheme,
-    secret: str("secret", "TUNNEL_SECRET") || undefined,
+    secret,
     maxBodyBytes: optionalInteger("MAX_BODY_BYTES", str("max-body-bytes", "MAX_BODY_BYTES"), 0, Number.MAX_SAFE_INTEGER),
     drainTimeoutMs: integer("DRAIN_TIMEOUT_MS", str("drain-timeout-ms", "DRAIN_TIMEOUT_MS"), 25_000, 0, 3_600_000),
     rateLimit: rateLimit(str("rate-limit-rps", "RATE_LIMIT_RPS"), str("rate-limit-burst", "RATE_LIMIT_BURST")),
@@ -192,7 +240,67 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     dashboardToken: str("dashboard-token", "DASHBOARD_TOKEN") || undefined,
     logFormat: logFormat(str("log-format", "LOG_FORMAT")),
     metrics: onOff("TUNNEL_METRICS", str("metrics", "TUNNEL_METRICS"), true),
+    cluster: clusterConfig(str("redis-url", "REDIS_URL"), str("peer-url", "TUNNEL_PEER_URL"), port, secret, env),
+    trustProxy: yesNo("TRUST_PROXY", str("trust-proxy", "TRUST_PROXY"), Boolean(env.FLY_MACHINE_ID)),
+    tls,
   };
+}
+
+function yesNo(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "1" || raw === "true" || raw === "yes" || raw === "on") return true;
+  if (raw === "0" || raw === "false" || raw === "no" || raw === "off") return false;
+  throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected 1 or 0)`);
+}
+
+function tlsFiles(certPath: string | undefined, keyPath: string | undefined): { cert: string; key: string } | undefined {
+  if (!certPath && !keyPath) return undefined;
+  if (!certPath || !keyPath) throw new ConfigError("TLS needs both --tls-cert and --tls-key (PEM files)");
+  const read = (flag: string, path: string, marker: string) => {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (err) {
+      throw new ConfigError(`Cannot read ${flag} file ${JSON.stringify(path)}: ${(err as Error).message}`);
+    }
+    if (!text.includes(marker)) throw new ConfigError(`${flag} file ${JSON.stringify(path)} is not PEM (no "${marker}" line)`);
+    return text;
+  };
+  return { cert: read("--tls-cert", certPath, "-----BEGIN CERTIFICATE-----"), key: read("--tls-key", keyPath, "PRIVATE KEY-----") };
+}
+
+/** Instance ids name Redis keys and fly-replay targets: a short safe alphabet. */
+const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+function clusterConfig(
+  redisUrl: string | undefined,
+  peerUrl: string | undefined,
+  port: number,
+  secret: string | undefined,
+  env: Env,
+): ClusterConfig | undefined {
+  if (!redisUrl) return undefined;
+  if (!/^rediss?:\/\/./.test(redisUrl)) {
+    throw new ConfigError(`Invalid REDIS_URL: it must start with redis:// or rediss:// (got ${JSON.stringify(redisUrl.slice(0, 40))})`);
+  }
+  const flyMachineId = env.FLY_MACHINE_ID || undefined;
+  const instanceId = flyMachineId ?? (env.TUNNEL_INSTANCE_ID || crypto.randomUUID().slice(0, 8));
+  if (!INSTANCE_ID_PATTERN.test(instanceId)) {
+    throw new ConfigError(`Invalid instance id ${JSON.stringify(instanceId)} (FLY_MACHINE_ID / TUNNEL_INSTANCE_ID): use 1-64 of A-Z a-z 0-9 _ -`);
+  }
+  if (peerUrl) {
+    httpUrl("TUNNEL_PEER_URL", peerUrl);
+  } else if (flyMachineId && env.FLY_APP_NAME) {
+    // Fly's private network (6PN) names each machine <id>.vm.<app>.internal.
+    peerUrl = `http://${flyMachineId}.vm.${env.FLY_APP_NAME}.internal:${port}`;
+  }
+  const peerSecret = env.TUNNEL_PEER_SECRET || secret;
+  if (!peerSecret) {
+    throw new ConfigError(
+      "REDIS_URL needs TUNNEL_SECRET or TUNNEL_PEER_SECRET (the same on every entry): entries sign the requests they forward to each other with it",
+    );
+  }
+  return { redisUrl, instanceId, peerUrl: peerUrl?.replace(/\/+$/, ""), flyMachineId, peerSecret };
 }
 
 function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {

@@ -5,7 +5,7 @@ import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config.ts";
 import type { HeadDeadlines } from "./head-deadlines.ts";
-import type { RateDecision, RateLimits } from "./rate-limits.ts";
+import type { RateDecision, RateLimiter } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
 import { scopeCookies } from "./cookie-scope.ts";
@@ -107,8 +107,8 @@ export interface ProxyDeps {
   registry: SessionRegistry;
   deadlines: HeadDeadlines;
   state: EntryState;
-  /** Per-session rate limits; undefined when none is configured. */
-  rateLimits: RateLimits | undefined;
+  /** Per-session rate limits (this entry's own, or shared by several entries); undefined when none is configured. */
+  rateLimits: RateLimiter | undefined;
 }
 
 /** Entry-wide state the proxy consults. */
@@ -141,7 +141,7 @@ function tooManyRequests(session: string, decision: RateDecision): Response {
  * a connected client, the rate limit, the body limit, the stream limit.
  * Returns the uplink to use, or the answer that refuses the request.
  */
-export function admit(request: Request, session: string, deps: ProxyDeps): Uplink | Response {
+export async function admit(request: Request, session: string, deps: ProxyDeps): Promise<Uplink | Response> {
   if (deps.state.draining) {
     return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
   }
@@ -150,7 +150,7 @@ export function admit(request: Request, session: string, deps: ProxyDeps): Uplin
     return errorResponse(502, `Bad gateway: no tunnel client is connected for session "${session}"`);
   }
   if (deps.rateLimits) {
-    const decision = deps.rateLimits.check(session);
+    const decision = await deps.rateLimits.check(session);
     if (decision) return tooManyRequests(session, decision);
   }
   const maxBody = deps.config.maxBodyBytes;
@@ -208,7 +208,7 @@ export async function proxyRequest(
   const head = requestHead(request, env.remoteAddress, deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = admit(request, session, deps);
+  const uplink = await admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
   const resumeIdle = env.suspendIdleTimeout();
   try {

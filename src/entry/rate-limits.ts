@@ -67,11 +67,19 @@ export interface RateDecision {
   retryAfter: number;
 }
 
+/** Decides whether a session's request may go on: this entry's own buckets, or buckets shared by several entries. */
+export interface RateLimiter {
+  /** The tier that applies to a session (undefined: unlimited). */
+  tierOf(session: string): Tier | undefined;
+  /** Admits a request (undefined) or says how long to wait. */
+  check(session: string): RateDecision | undefined | Promise<RateDecision | undefined>;
+}
+
 /**
  * Per-session token buckets, by tier. `check()` is not called at all when no
  * limit is configured (see {@linkcode RateLimits.create}).
  */
-export class RateLimits {
+export class RateLimits implements RateLimiter {
   #tierOf: (session: string) => Tier | undefined;
   #buckets = new Map<string, TokenBucket>();
   #lastSweep = 0;

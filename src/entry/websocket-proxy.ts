@@ -52,7 +52,7 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme, false), websocket: true };
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = admit(request, session, deps);
+  const uplink = await admit(request, session, deps);
   if (uplink instanceof Response) return uplink;
   let stream: MuxStream;
   try {
