@@ -5,11 +5,15 @@
 import process from "node:process";
 import { entryConfig, readConfigOrExit } from "./config.ts";
 import { createEntryApp } from "./entry/entry-app.ts";
+import type { EntryState } from "./entry/proxy.ts";
 import type { EntryRuntime, ServerHandle } from "./entry/entry-runtime.ts";
 import { drainEntry } from "./entry/drain.ts";
 import { SessionRegistry } from "./entry/session-registry.ts";
 import { createLogger } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
+import type { EntryCluster } from "./cluster/entry-cluster.ts";
+import type { ClientRuntime } from "./client/client-runtime.ts";
+import { hostname as machineName } from "node:os";
 
 async function loadRuntime(): Promise<EntryRuntime> {
   return runtimeName() === "bun"
@@ -17,12 +21,26 @@ async function loadRuntime(): Promise<EntryRuntime> {
     : (await import("./adapter/deno/serve.ts")).denoEntryRuntime;
 }
 
+/** The runtime's way of sending HTTP without decompressing (the client's target fetch), for forwarding to other entries. */
+async function loadPeerFetch(): Promise<ClientRuntime> {
+  return runtimeName() === "bun"
+    ? (await import("./adapter/bun/target-fetch.ts")).bunClientRuntime
+    : (await import("./adapter/deno/target-fetch.ts")).denoClientRuntime;
+}
+
+/** Without TUNNEL_PEER_URL (and off Fly): this machine's name, or the listen address when it is a specific one. */
+function defaultPeerUrl(listenHost: string, port: number, tls: boolean): string {
+  const wildcard = listenHost === "0.0.0.0" || listenHost === "::" || listenHost === "";
+  const host = wildcard ? machineName() : listenHost;
+  return `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 async function main(): Promise<void> {
   const config = readConfigOrExit(() => entryConfig(process.argv.slice(2), process.env));
   const log = createLogger(config.logFormat);
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
-  const state = { draining: false };
+  const state: EntryState = { draining: false };
   let server: ServerHandle | undefined;
   const entry = createEntryApp({ config, registry, log, state, listenPort: () => server?.port ?? config.port });
   try {
@@ -52,6 +70,26 @@ async function main(): Promise<void> {
       "PUBLIC DASHBOARD: DASHBOARD_TOKEN is not set, so the dashboard (/), /metrics and /api/* are open to anyone who can reach this entry (session names, traffic, memory)",
     );
   }
+  let cluster: EntryCluster | undefined;
+  if (config.cluster) {
+    const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined);
+    const { startCluster } = await import("./cluster/start-cluster.ts");
+    cluster = await startCluster({
+      config,
+      cluster: config.cluster,
+      peerUrl,
+      fetchPeer: (await loadPeerFetch()).createTargetFetch(4096),
+      webSockets: state.webSockets,
+      log,
+    });
+    entry.attachCluster(cluster);
+    log.info("sharing sessions through redis", {
+      instance: config.cluster.instanceId,
+      peerUrl,
+      flyReplay: config.cluster.flyMachineId ? "on" : "off",
+      ...(config.cluster.peerUrl ? {} : { note: "derived: set TUNNEL_PEER_URL if other entries reach this one elsewhere" }),
+    });
+  }
   const running = server;
   let stopping = false;
   const stop = async (signal: string) => {
@@ -61,6 +99,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info("entry stopping", { signal, drainTimeoutMs: config.drainTimeoutMs });
+    // Leave the directory first: other entries stop sending requests here while clients move away.
+    await cluster?.close();
     await drainEntry({ registry, state, log, timeoutMs: config.drainTimeoutMs });
     entry.close();
     // Let responses already handed to the server finish writing, within bounds.

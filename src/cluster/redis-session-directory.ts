@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import type { Peer, SessionDirectory } from "./session-directory.ts";
+import type { DirectorySnapshot, Peer, SessionDirectory } from "./session-directory.ts";
 
 /** Options for {@linkcode RedisSessionDirectory}. */
 export interface RedisDirectoryOptions {
@@ -142,6 +142,46 @@ export class RedisSessionDirectory implements SessionDirectory {
     }
     if (ids.size === 0) this.#view.delete(session);
     return peers;
+  }
+
+  async snapshot(limit: number): Promise<DirectorySnapshot | undefined> {
+    if (!this.#connected) return undefined;
+    try {
+      const instanceKeys = await this.#scan(this.#key("instance:*"), 10_000);
+      const urls = instanceKeys.length > 0 ? await this.#redis.mget(...instanceKeys) : [];
+      const entries: Peer[] = [];
+      instanceKeys.forEach((key, i) => {
+        const url = urls[i];
+        if (url !== null) entries.push({ id: key.slice(this.#key("instance:").length), url });
+      });
+      const sessionKeys = await this.#scan(this.#key("session:*"), limit + 1);
+      const truncated = sessionKeys.length > limit;
+      const pipeline = this.#redis.pipeline();
+      for (const key of sessionKeys.slice(0, limit)) pipeline.smembers(key);
+      const members = (await pipeline.exec()) ?? [];
+      const sessions: Record<string, string[]> = {};
+      sessionKeys.slice(0, limit).forEach((key, i) => {
+        const ids = members[i]?.[1] as string[] | undefined;
+        if (ids && ids.length > 0) sessions[key.slice(this.#key("session:").length)] = ids.sort();
+      });
+      entries.sort((a, b) => a.id.localeCompare(b.id));
+      return { entries, sessions, truncated };
+    } catch (err) {
+      this.#onFault(err as Error);
+      return undefined;
+    }
+  }
+
+  /** Keys matching `pattern`, at most `max` of them (SCAN: never blocks Redis the way KEYS does). */
+  async #scan(pattern: string, max: number): Promise<string[]> {
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await this.#redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== "0" && keys.length < max);
+    return [...new Set(keys)].slice(0, max);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,16 @@ export interface Peer {
   url: string;
 }
 
+/** What the directory holds, read at one moment. */
+export interface DirectorySnapshot {
+  /** Entries alive (their records not expired). */
+  entries: Peer[];
+  /** Session name → ids of the entries holding it. */
+  sessions: Record<string, string[]>;
+  /** More sessions than `limit` exist. */
+  truncated: boolean;
+}
+
 /** The shared session directory, seen from one entry. */
 export interface SessionDirectory {
   /** This entry now holds uplinks for `session`. */
@@ -24,6 +34,13 @@ export interface SessionDirectory {
    * the shared store once. Empty when nobody holds it (or the store is down).
    */
   locate(session: string): Promise<Peer[]>;
+  /**
+   * The whole directory as the shared store has it now (for the dashboard
+   * and /api/sessions, not for requests): the entries alive and which of
+   * them hold each session, up to `limit` sessions. Undefined while the
+   * store is unreachable.
+   */
+  snapshot(limit: number): Promise<DirectorySnapshot | undefined>;
   /** Whether the shared store is reachable now. */
   readonly connected: boolean;
   /** Releases everything this entry holds and stops. */

@@ -16,6 +16,9 @@ import { SessionTokenVerifier } from "./session-token.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import { Uplink } from "./uplink.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
+import { behindTrustedProxy } from "./visitor-address.ts";
+import type { EntryCluster } from "../cluster/entry-cluster.ts";
+import { PEER_FROM } from "../cluster/peer-headers.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -32,6 +35,8 @@ export interface EntryAppDeps {
 export interface EntryHandler {
   app: Hono<{ Bindings: EntryBindings }>;
   fetch(request: Request, env: EntryBindings): Response | Promise<Response>;
+  /** Joins a cluster of entries (REDIS_URL): sessions held elsewhere are replayed or forwarded there. */
+  attachCluster(cluster: EntryCluster): void;
   /** Stops the entry's timers. */
   close(): void;
 }
@@ -43,6 +48,26 @@ function timingSafeEqual(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/** The cluster's lines of /metrics: Redis state, entries alive, requests for sessions held elsewhere. */
+function clusterMetricsText(cluster: EntryCluster, entries: number | undefined): string {
+  const counts = cluster.counts();
+  const instance = cluster.instanceId;
+  return [
+    "# HELP tunnel2_redis_up Whether the session directory (Redis) is reachable from this entry.",
+    "# TYPE tunnel2_redis_up gauge",
+    `tunnel2_redis_up{instance="${instance}"} ${cluster.storeUp ? 1 : 0}`,
+    "# HELP tunnel2_cluster_entries Entries alive in the session directory (absent while Redis is down).",
+    "# TYPE tunnel2_cluster_entries gauge",
+    ...(entries === undefined ? [] : [`tunnel2_cluster_entries ${entries}`]),
+    "# HELP tunnel2_cluster_requests_total Requests for sessions held by another entry: replayed (fly-replay), forwarded, or received from another entry.",
+    "# TYPE tunnel2_cluster_requests_total counter",
+    `tunnel2_cluster_requests_total{way="replayed"} ${counts.replayed}`,
+    `tunnel2_cluster_requests_total{way="forwarded"} ${counts.forwarded}`,
+    `tunnel2_cluster_requests_total{way="received"} ${counts.received}`,
+    "",
+  ].join("\n");
 }
 
 /** A client pings every 5 s; an uplink silent this long is dead even if TCP has not noticed. */
@@ -69,6 +94,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
   };
   deps.state.webSockets ??= new Set();
+  let cluster: EntryCluster | undefined;
   const proxyOrBadGateway = async (request: Request, session: string, env: EntryBindings): Promise<Response> => {
     try {
       return isWebSocketUpgrade(request)
@@ -138,14 +164,17 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
 
-  app.get("/metrics", (c) =>
-    c.body(prometheusText(metrics, live(), residentBytes()), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get("/metrics", async (c) => {
+    let text = prometheusText(metrics, live(), residentBytes());
+    if (cluster) text += clusterMetricsText(cluster, (await cluster.view()).directory?.entries.length);
+    return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
 
-  app.get("/api/sessions", (c) => {
+  app.get("/api/sessions", async (c) => {
     const webSockets = webSocketCounts();
     return c.json({
+      /** Which entry answered, and with Redis where every session is held. */
+      ...(cluster ? { instance: cluster.instanceId, cluster: await cluster.view() } : {}),
       sessions: registry.all().map((session) => ({
         name: session.name,
         url: publicUrl(session.name),
@@ -199,6 +228,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   return {
     app,
+    attachCluster(joined) {
+      cluster = joined;
+      if (joined.rateLimiter) proxyDeps.rateLimits = joined.rateLimiter;
+      registry.setEvents(joined);
+    },
     close: () => {
       clearInterval(liveness);
       clearInterval(feedTimer);
@@ -206,6 +240,17 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       metrics.close();
     },
     async fetch(request, env) {
+      let from: string | undefined;
+      if (request.headers.has(PEER_FROM)) {
+        if (!cluster) {
+          return errorResponse(403, "Forbidden: x-tunnel2-peer headers are accepted only between entries of a cluster (REDIS_URL)");
+        }
+        const received = await cluster.receive(request, env);
+        if (received instanceof Response) return received;
+        ({ request, env, from } = received);
+      } else if (config.trustProxy) {
+        env = behindTrustedProxy(request, env);
+      }
       const host = request.headers.get("host");
       if (host === null) return app.fetch(request, env);
       if (!isValidHost(host)) {
@@ -217,9 +262,12 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       if (!urlNamesHost(request.url, name)) {
         return errorResponse(400, "Bad request: an absolute-form request target must name the Host it is sent to");
       }
-      if (!config.metrics) return await proxyOrBadGateway(request, session, env);
+      const serve = cluster && registry.pick(session) === undefined
+        ? (request: Request, session: string, env: EntryBindings) => cluster!.elsewhere(request, host, session, env, from)
+        : proxyOrBadGateway;
+      if (!config.metrics) return await serve(request, session, env);
       const started = performance.now();
-      const response = await proxyOrBadGateway(request, session, env);
+      const response = await serve(request, session, env);
       metrics.request(session, response.status, performance.now() - started);
       return response;
     },

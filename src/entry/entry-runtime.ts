@@ -45,6 +45,12 @@ export interface VisitorUpgrade {
 export interface EntryBindings {
   /** The visitor's address, for X-Forwarded-For. */
   remoteAddress: string;
+  /**
+   * The whole X-Forwarded-For the target sees, when the entry's front says
+   * it (a trusted proxy, or the entry that forwarded the request); unset,
+   * the visitor's chain plus `remoteAddress`.
+   */
+  forwardedFor?: string;
   /** Upgrades this request to an uplink WebSocket; undefined if not an upgrade. */
   upgradeUplink(events: UplinkSocketEvents): Response | undefined;
   /** Completes this request's WebSocket upgrade for a visitor; undefined if it is not a valid upgrade. */

@@ -10,6 +10,8 @@ import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
 import { scopeCookies } from "./cookie-scope.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
+import { forwardedFor } from "./visitor-address.ts";
+import { PEER_HEADERS } from "../cluster/peer-headers.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
@@ -23,29 +25,39 @@ export function errorResponse(status: number, message: string): Response {
 }
 
 /** The path and query of a request URL, as sent (origin-form). */
-function originForm(url: string): string {
+export function originForm(url: string): string {
   const slash = url.indexOf("/", url.indexOf("//") + 2);
   return slash === -1 ? "/" : url.slice(slash);
 }
 
 /**
  * Headers the entry writes itself (X-Forwarded-*) or never passes on
- * (`Forwarded`, `X-Real-IP`: a visitor could claim any address with them).
+ * (`Forwarded`, `X-Real-IP`, `Fly-Client-IP`: a visitor could claim any
+ * address with them; the entries' own forwarding headers).
  */
-const REPLACED_HEADERS = ["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"];
+const REPLACED_HEADERS = [
+  "host",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "forwarded",
+  "x-real-ip",
+  "fly-client-ip",
+  ...PEER_HEADERS,
+];
 
 /**
- * The head sent to the client: end-to-end headers plus X-Forwarded-*. When
- * no body is sent (`sendsBody` false: GET, HEAD, or none), a Content-Length
- * other than 0 is left out, so the head's framing always describes exactly
- * the bytes the target will get.
+ * The head sent to the client: end-to-end headers plus X-Forwarded-*
+ * (`forwardedFor` is the whole X-Forwarded-For value). When no body is sent
+ * (`sendsBody` false: GET, HEAD, or none), a Content-Length other than 0 is
+ * left out, so the head's framing always describes exactly the bytes the
+ * target will get.
  */
-export function requestHead(request: Request, remoteAddress: string, scheme: string, sendsBody: boolean): RequestHead {
+export function requestHead(request: Request, forwardedFor: string, scheme: string, sendsBody: boolean): RequestHead {
   let headers = endToEndHeaders(request.headers, REPLACED_HEADERS);
   if (!sendsBody) headers = headers.filter(([name, value]) => name !== "content-length" || value === "0");
-  const priorFor = request.headers.get("x-forwarded-for");
   headers.push(
-    ["x-forwarded-for", priorFor ? `${priorFor}, ${remoteAddress}` : remoteAddress],
+    ["x-forwarded-for", forwardedFor],
     ["x-forwarded-proto", scheme],
     ["x-forwarded-host", request.headers.get("host") ?? ""],
   );
@@ -205,7 +217,7 @@ export async function proxyRequest(
   deps: ProxyDeps,
 ): Promise<Response> {
   const hasBody = request.body !== null && !isGetOrHead(request.method);
-  const head = requestHead(request, env.remoteAddress, deps.config.publicScheme, hasBody);
+  const head = requestHead(request, forwardedFor(request, env), deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
   const uplink = await admit(request, session, deps);

@@ -7,9 +7,26 @@ export interface Session {
   createdAt: number;
 }
 
+/** Told when this entry starts and stops holding a session (its first uplink came, its last one went). */
+export interface HoldingEvents {
+  held(session: string): void;
+  released(session: string): void;
+}
+
 /** Which uplinks serve which session, and how new streams pick one. */
 export class SessionRegistry {
   #sessions = new Map<string, Session>();
+  #events: HoldingEvents | undefined;
+
+  constructor(events?: HoldingEvents) {
+    this.#events = events;
+  }
+
+  /** From now on tell `events`, first of every session already held. */
+  setEvents(events: HoldingEvents): void {
+    this.#events = events;
+    for (const name of this.#sessions.keys()) events.held(name);
+  }
 
   get(name: string): Session | undefined {
     return this.#sessions.get(name);
@@ -24,6 +41,7 @@ export class SessionRegistry {
     if (!session) {
       session = { name: uplink.session, uplinks: new Set(), createdAt: Date.now() };
       this.#sessions.set(uplink.session, session);
+      this.#events?.held(uplink.session);
     }
     session.uplinks.add(uplink);
   }
@@ -32,7 +50,10 @@ export class SessionRegistry {
     const session = this.#sessions.get(uplink.session);
     if (!session) return;
     session.uplinks.delete(uplink);
-    if (session.uplinks.size === 0) this.#sessions.delete(uplink.session);
+    if (session.uplinks.size === 0) {
+      this.#sessions.delete(uplink.session);
+      this.#events?.released(uplink.session);
+    }
   }
 
   /** The session's live uplink with the fewest streams in flight. */

@@ -10,6 +10,7 @@ import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "./entry-runtime.ts";
 import { scopeCookies } from "./cookie-scope.ts";
+import { forwardedFor } from "./visitor-address.ts";
 import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 
 /**
@@ -49,7 +50,7 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   if (request.headers.get("sec-websocket-version") !== "13" || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
     return errorResponse(400, "Bad request: a WebSocket handshake needs Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key");
   }
-  const head = { ...requestHead(request, env.remoteAddress, deps.config.publicScheme, false), websocket: true };
+  const head = { ...requestHead(request, forwardedFor(request, env), deps.config.publicScheme, false), websocket: true };
   const refusal = refuseHead(head);
   if (refusal) return refusal;
   const uplink = await admit(request, session, deps);

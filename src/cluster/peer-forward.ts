@@ -1,0 +1,248 @@
+import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
+import { openTargetWebSocket, type TargetWebSocket } from "../client/target-web-socket.ts";
+import { endToEndHeaders, endToEndList, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
+import type { HeaderList } from "../protocol/head.ts";
+import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry/entry-runtime.ts";
+import { errorResponse, originForm } from "../entry/proxy.ts";
+import { forwardedFor } from "../entry/visitor-address.ts";
+import { isWebSocketUpgrade, MAX_AHEAD_BYTES } from "../entry/websocket-proxy.ts";
+import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_SIGNATURE } from "./peer-headers.ts";
+import type { PeerSigner } from "./peer-signature.ts";
+import type { Peer } from "./session-directory.ts";
+
+/** Bodies up to this size with a known length are read whole before answering (as the proxy does). */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** What forwarding to another entry needs. */
+export interface PeerForwardDeps {
+  /** This entry's instance id (the hop marker it sets). */
+  self: string;
+  signer: PeerSigner;
+  /** Sends a request to another entry: no redirects, no decompression (the client's target fetch). */
+  fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
+  /** How long the other entry may take to answer the head (its own REQUEST_TIMEOUT_MS plus a margin). */
+  headTimeoutMs: number;
+  /** Forwarded WebSockets, so draining closes them with 1001 like the entry's own. */
+  webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
+}
+
+/** The request's headers for the entry it goes to: end to end, the visitor's Host and address carried, and signed. */
+async function peerHeaders(request: Request, host: string, env: EntryBindings, deps: PeerForwardDeps): Promise<HeaderList> {
+  const headers = endToEndHeaders(request.headers, ["host", ...PEER_HEADERS]);
+  const signature = await deps.signer.sign({ from: deps.self, method: request.method, host, target: originForm(request.url) });
+  headers.push([PEER_FROM, deps.self], [PEER_SIGNATURE, signature], [PEER_HOST, host], [PEER_FOR, forwardedFor(request, env)]);
+  return headers;
+}
+
+/**
+ * Forwards a visitor's request to the entry that holds its session, streamed
+ * both ways: the body as it arrives, the answer as it comes. WebSocket
+ * upgrades are carried too. `onUnreachable` is told when the entry cannot be
+ * reached at all (the request was not taken).
+ */
+export async function forwardToPeer(
+  request: Request,
+  host: string,
+  session: string,
+  peer: Peer,
+  env: EntryBindings,
+  deps: PeerForwardDeps,
+): Promise<Response | "unreachable"> {
+  const headers = await peerHeaders(request, host, env, deps);
+  if (isWebSocketUpgrade(request)) return await forwardWebSocket(request, session, peer, headers, env, deps);
+  const abort = new AbortController();
+  const onVisitorGone = () => abort.abort();
+  request.signal.addEventListener("abort", onVisitorGone, { once: true });
+  const headTimer = setTimeout(() => abort.abort(), deps.headTimeoutMs);
+  const resumeIdle = env.suspendIdleTimeout();
+  const sendsBody = request.body !== null && !isGetOrHead(request.method);
+  let answer: TargetResponse;
+  try {
+    answer = await deps.fetchPeer({
+      url: `${peer.url}${originForm(request.url)}`,
+      method: request.method,
+      headers: sendsBody ? headers : headers.filter(([name]) => name !== "content-length"),
+      body: sendsBody ? request.body : null,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    resumeIdle();
+    request.signal.removeEventListener("abort", onVisitorGone);
+    if (abort.signal.aborted && !request.signal.aborted) {
+      return errorResponse(504, `Gateway timeout: the entry holding session "${session}" sent no answer in time`);
+    }
+    return (err as Error).name === "AbortError" ? errorResponse(499, "Client closed request") : "unreachable";
+  } finally {
+    clearTimeout(headTimer);
+  }
+  const responseHeaders = new Headers(endToEndList(answer.headers));
+  const done = () => {
+    resumeIdle();
+    request.signal.removeEventListener("abort", onVisitorGone);
+  };
+  if (isBodyless(request.method, answer.status) || answer.body === null) {
+    answer.body?.cancel().catch(() => {});
+    done();
+    return new Response(null, { status: answer.status, headers: responseHeaders });
+  }
+  const length = Number(responseHeaders.get("content-length") ?? NaN);
+  if (length >= 0 && length <= SMALL_BODY_BYTES) {
+    try {
+      return new Response(await answer.bytes(), { status: answer.status, headers: responseHeaders });
+    } catch {
+      return errorResponse(502, `Bad gateway: the entry holding session "${session}" cut its answer short`);
+    } finally {
+      done();
+    }
+  }
+  // Streamed: the idle timeout stays lifted until the body ends, however long it is silent (SSE).
+  const reader = answer.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          done();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        done();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      done();
+      abort.abort();
+      return reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { status: answer.status, headers: responseHeaders });
+}
+
+/**
+ * A visitor's WebSocket for a session held elsewhere: the handshake goes to
+ * that entry (our own RFC 6455 client, which passes on a refusal's status
+ * and can pause reading), and only after its 101 is the visitor's upgrade
+ * completed; then messages flow both ways.
+ */
+async function forwardWebSocket(
+  request: Request,
+  session: string,
+  peer: Peer,
+  headers: HeaderList,
+  env: EntryBindings,
+  deps: PeerForwardDeps,
+): Promise<Response | "unreachable"> {
+  const url = new URL(`${peer.url}${originForm(request.url)}`);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), deps.headTimeoutMs);
+  const resumeIdle = env.suspendIdleTimeout();
+  let opened;
+  try {
+    opened = await openTargetWebSocket(url, headers, abort.signal);
+  } catch {
+    return abort.signal.aborted
+      ? errorResponse(504, `Gateway timeout: the entry holding session "${session}" sent no answer in time`)
+      : "unreachable";
+  } finally {
+    clearTimeout(timer);
+    resumeIdle();
+  }
+  if (!opened.accepted) {
+    return new Response(opened.body.byteLength > 0 ? opened.body as Uint8Array<ArrayBuffer> : null, {
+      status: opened.status,
+      headers: new Headers(endToEndList(opened.headers)),
+    });
+  }
+  const bridge = new PeerWebSocketBridge(session, opened.socket, deps.webSockets);
+  const response = env.upgradeVisitor({
+    protocol: opened.headers.find(([name]) => name === "sec-websocket-protocol")?.[1],
+    // The holding entry already scoped the target's cookies to the session's host.
+    headers: opened.headers.filter(([name]) => name === "set-cookie"),
+    events: bridge,
+  });
+  if (!response) {
+    opened.socket.destroy();
+    return errorResponse(400, "Bad request: not a valid WebSocket handshake");
+  }
+  return response;
+}
+
+/** Joins a visitor's WebSocket and the WebSocket to the entry that holds the session. */
+class PeerWebSocketBridge implements VisitorSocketEvents {
+  readonly session: string;
+  #peer: TargetWebSocket;
+  #registry: Set<{ goAway(): void }> | undefined;
+  #visitor: VisitorSocket | undefined;
+  /** Visitor bytes written toward the other entry and not yet taken by its socket. */
+  #aheadBytes = 0;
+  #closed = false;
+
+  constructor(session: string, peer: TargetWebSocket, registry: Set<{ goAway(): void }> | undefined) {
+    this.session = session;
+    this.#peer = peer;
+    this.#registry = registry;
+  }
+
+  onOpen(socket: VisitorSocket): void {
+    this.#visitor = socket;
+    this.#registry?.add(this);
+    this.#peer.start({
+      // The other entry is read only as fast as the visitor's socket drains.
+      onMessage: (text, data) => {
+        if (this.#closed) return;
+        const message = text ? new TextDecoder().decode(data) : data as Uint8Array<ArrayBuffer>;
+        try {
+          if (!socket.send(message)) return socket.drained();
+        } catch {
+          this.#end();
+        }
+      },
+      onClose: (code, reason) => this.#closeVisitor(code, reason),
+    });
+  }
+
+  onMessage(data: string | Uint8Array): void {
+    if (this.#closed) return;
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+    if (this.#aheadBytes > MAX_AHEAD_BYTES) {
+      this.#closeVisitor(1008, "Sending faster than the target reads");
+      this.#peer.close(1001, "Visitor went away");
+      return;
+    }
+    this.#aheadBytes += bytes.byteLength;
+    this.#peer.send(typeof data === "string", bytes).finally(() => (this.#aheadBytes -= bytes.byteLength));
+  }
+
+  onClose(code: number, reason: string): void {
+    this.#registry?.delete(this);
+    if (this.#closed) return;
+    this.#closed = true;
+    if (code === 1006) this.#peer.destroy();
+    else this.#peer.close(code === 1005 ? 1000 : code, reason);
+  }
+
+  goAway(): void {
+    this.#closeVisitor(1001, "Tunnel entry is shutting down");
+    this.#peer.close(1001, "Tunnel entry is shutting down");
+  }
+
+  #end(): void {
+    this.#closed = true;
+    this.#registry?.delete(this);
+    this.#peer.destroy();
+  }
+
+  #closeVisitor(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#registry?.delete(this);
+    try {
+      if (code === 1005) this.#visitor?.close();
+      else this.#visitor?.close(code === 1006 ? 1011 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+}

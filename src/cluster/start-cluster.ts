@@ -1,0 +1,37 @@
+/**
+ * Builds this entry's part in a cluster (REDIS_URL set). The entry main
+ * imports this module only then, so without Redis nothing of ioredis loads.
+ */
+import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
+import type { ClusterConfig, EntryConfig } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { RateLimits } from "../entry/rate-limits.ts";
+import { ClusterRouter } from "./cluster-router.ts";
+import type { EntryCluster } from "./entry-cluster.ts";
+import { PeerSigner } from "./peer-signature.ts";
+import { RedisSessionDirectory } from "./redis-session-directory.ts";
+
+export async function startCluster(options: {
+  config: EntryConfig;
+  cluster: ClusterConfig;
+  /** How other entries reach this one (TUNNEL_PEER_URL, or derived once listening). */
+  peerUrl: string;
+  fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
+  webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
+  log: Logger;
+}): Promise<EntryCluster> {
+  const { config, cluster, log } = options;
+  const self = { id: cluster.instanceId, url: options.peerUrl };
+  const directory = new RedisSessionDirectory({ url: cluster.redisUrl, self, log });
+  return new ClusterRouter({
+    self,
+    directory,
+    signer: await PeerSigner.create(cluster.peerSecret),
+    fetchPeer: options.fetchPeer,
+    flyMachineId: cluster.flyMachineId,
+    requestTimeoutMs: config.requestTimeoutMs,
+    rateLimiter: RateLimits.create(config.rateLimit, config.tiers),
+    webSockets: options.webSockets,
+    log,
+  });
+}
