@@ -57,8 +57,14 @@ async function pump(
       if (length !== undefined && sent > length) throw new Error(`Request body longer than its Content-Length of ${length}`);
       if (!request.write(value)) {
         await new Promise<void>((resolve) => {
-          request.once("drain", resolve);
-          request.once("close", resolve);
+          // Both listeners go once either fires: a long upload waits many times.
+          const done = () => {
+            request.off("drain", done);
+            request.off("close", done);
+            resolve();
+          };
+          request.once("drain", done);
+          request.once("close", done);
         });
       }
       if (request.destroyed) throw new Error("Target request closed");

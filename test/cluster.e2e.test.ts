@@ -1,0 +1,274 @@
+/**
+ * Several entries sharing sessions through a real redis-server: a client on
+ * entry A, visitors on entry B (forwarded), fly-replay on a Fly-like entry,
+ * a session held on two entries, the loop guard and forged forwarding
+ * requests, Redis going away and coming back. Both runtimes, mixed: the
+ * holding entries run under one runtime, the forwarding entry under the
+ * other.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { PeerSigner } from "../src/cluster/peer-signature.ts";
+import { type Entry, type Runtime, type Started, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { hasRedis, startRedis, type TestRedis } from "./helpers/redis-server.ts";
+import { patternHash, startTarget } from "./helpers/target-server.ts";
+import { sessionHost, visit } from "./helpers/visitor.ts";
+import { startWebSocketTarget, type WebSocketTarget } from "./helpers/websocket-target.ts";
+import { eventually } from "./helpers/wait.ts";
+
+const PEER_SECRET = "cluster-test-secret";
+
+if (!hasRedis) console.warn("SKIPPED: redis-server is not installed (apt-get install redis-server); cluster tests did not run");
+
+/** A target answering its own name on /who, so a test sees which client served a request. */
+function startNamedTarget(name: string): { port: number; stop(): void } {
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: () => new Response(name),
+  });
+  return { port: server.port!, stop: () => server.stop(true) };
+}
+
+/** How many warnings and errors a process logged. */
+const complaints = (p: Started) => p.output().split("\n").filter((l) => / (WARN|ERROR) /.test(l)).length;
+
+describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, Runtime][])(
+  "entries sharing sessions (holding entries on %s, forwarding entry on %s)",
+  (holding, forwarding) => {
+    let redis: TestRedis;
+    let target: ReturnType<typeof startTarget>;
+    let wsTarget: WebSocketTarget;
+    let a: Entry, b: Entry, c: Entry, fly: Entry;
+    const session = `cl-${holding}`;
+    const env = (id: string, extra: Record<string, string> = {}) => ({
+      REDIS_URL: redis.url,
+      TUNNEL_PEER_SECRET: PEER_SECRET,
+      TUNNEL_INSTANCE_ID: id,
+      ...extra,
+    });
+
+    beforeAll(async () => {
+      redis = await startRedis();
+      target = startTarget();
+      wsTarget = startWebSocketTarget();
+      [a, b, c, fly] = await Promise.all([
+        startEntry(holding, env("a")),
+        startEntry(forwarding, env("b")),
+        startEntry(holding, env("c")),
+        // Fly sets FLY_MACHINE_ID; the entry then answers with fly-replay where Fly can replay.
+        startEntry(forwarding, { ...env("unused"), FLY_MACHINE_ID: "f1a2b3", FLY_APP_NAME: "tunnel2-test" }),
+      ]);
+      await startClient(holding, a, session, `http://127.0.0.1:${target.port}`);
+    }, 60_000);
+
+    afterAll(async () => {
+      await stopAll();
+      target.stop();
+      wsTarget.stop();
+      await redis.stop();
+    });
+
+    test("a small request on entry B reaches the client on entry A", async () => {
+      const res = await eventually(async () => {
+        const r = await visit(b.port, session, "/echo?via=b", { headers: { "x-forwarded-for": "203.0.113.9" } });
+        return r.status === 200 ? r : undefined;
+      });
+      const echo = await res.json();
+      expect(echo.target).toBe("/echo?via=b");
+      const headers = Object.fromEntries(echo.headers as [string, string][]);
+      // The target sees the visitor's Host and address chain as the first entry saw them, and no forwarding header.
+      expect(headers["x-forwarded-host"]).toBe(sessionHost(session, b.port));
+      expect(headers["x-forwarded-for"]).toBe("203.0.113.9, 127.0.0.1");
+      expect(Object.keys(headers).filter((h) => h.startsWith("x-tunnel2"))).toEqual([]);
+    });
+
+    test("64 MiB up and down through entry B, hashes equal", async () => {
+      const size = 64 * 1024 * 1024;
+      const body = new Uint8Array(size);
+      for (let i = 0; i < size; i += 4096) body[i] = (i / 4096) % 256;
+      const up = await (await visit(b.port, session, "/upload", { method: "POST", body })).json();
+      expect(up.bytes).toBe(size);
+      expect(up.hash).toBe(createHash("sha256").update(body).digest("hex"));
+      const res = await visit(b.port, session, `/download?bytes=${size}`);
+      expect(res.status).toBe(200);
+      const hash = createHash("sha256");
+      let bytes = 0;
+      for await (const chunk of res.body!) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+      }
+      expect(bytes).toBe(size);
+      expect(hash.digest("hex")).toBe(patternHash(size, 64 * 1024));
+    }, 60_000);
+
+    test("server-sent events through entry B arrive as they are written", async () => {
+      const res = await visit(b.port, session, "/sse?count=3&every=400");
+      expect(res.headers.get("content-type")).toBe("text/event-stream");
+      const reader = res.body!.getReader();
+      const delays: number[] = [];
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+        for (const m of text.matchAll(/data: event \d+ at (\d+)\n\n/g)) delays.push(Date.now() - Number(m[1]));
+        text = text.replace(/data: event \d+ at \d+\n\n/g, "");
+      }
+      expect(delays.length).toBe(3);
+      for (const delay of delays) expect(delay).toBeLessThan(300);
+    });
+
+    test("a WebSocket through entry B echoes, with the subprotocol and the target's cookie", async () => {
+      const wsSession = `clws-${holding}`;
+      await startClient(holding, a, wsSession, `http://127.0.0.1:${wsTarget.port}`);
+      const ws = new WebSocket(`ws://127.0.0.1:${b.port}/echo`, {
+        headers: { host: sessionHost(wsSession, b.port) },
+        protocols: ["chat"],
+      } as unknown as string[]);
+      const got: string[] = [];
+      const opened = await eventually(() =>
+        new Promise<boolean | undefined>((resolve) => {
+          ws.onopen = () => resolve(true);
+          ws.onerror = () => resolve(undefined);
+        }), 5000);
+      expect(opened).toBe(true);
+      expect(ws.protocol).toBe("chat");
+      const echoed = new Promise<void>((resolve) => {
+        ws.onmessage = (e) => {
+          got.push(String(e.data));
+          if (got.length === 3) resolve();
+        };
+      });
+      for (const m of ["one", "two", "x".repeat(200_000)]) ws.send(m);
+      await echoed;
+      expect(got.map((m) => m.length)).toEqual([3, 3, 200_000]);
+      const closed = new Promise<number>((resolve) => (ws.onclose = (e) => resolve(e.code)));
+      ws.close(4001, "done");
+      expect(await closed).toBe(4001);
+      await eventually(() => wsTarget.closes.find((x) => x.code === 4001) ?? undefined);
+    });
+
+    test("on Fly: fly-replay for a small request, forwarding for a 2 MB upload", async () => {
+      const res = await visit(fly.port, session, "/echo?small");
+      expect(res.headers.get("fly-replay")).toBe("instance=a;timeout=5s;fallback=force_self");
+      await res.text();
+      // A request Fly sent back (its replay failed) is forwarded instead of replayed again.
+      const back = await visit(fly.port, session, "/echo?back", { headers: { "fly-replay-failed": "timeout" } });
+      expect(back.status).toBe(200);
+      expect((await back.json()).target).toBe("/echo?back");
+      const body = new Uint8Array(2 * 1024 * 1024).fill(3);
+      const up = await visit(fly.port, session, "/upload", { method: "POST", body });
+      expect(up.headers.get("fly-replay")).toBeNull();
+      expect((await up.json()).bytes).toBe(body.byteLength);
+      const metrics = await (await fetch(`http://127.0.0.1:${fly.port}/metrics`)).text();
+      expect(metrics).toMatch(/tunnel2_cluster_requests_total\{way="replayed"\} 1\n/);
+      expect(metrics).toMatch(/tunnel2_cluster_requests_total\{way="forwarded"\} 2\n/);
+    });
+
+    test("a forwarded request is never forwarded again: a second hop answers 502 naming the loop", async () => {
+      const signer = await PeerSigner.create(PEER_SECRET);
+      const host = sessionHost(session, b.port);
+      // As if entry c had forwarded to b a request for a session b does not hold.
+      const res = await fetch(`http://127.0.0.1:${b.port}/echo`, {
+        headers: {
+          host,
+          "x-tunnel2-peer": "c",
+          "x-tunnel2-host": host,
+          "x-tunnel2-peer-signature": await signer.sign({ from: "c", method: "GET", host, target: "/echo" }),
+        },
+      });
+      expect(res.status).toBe(502);
+      expect(await res.text()).toMatch(/forwarding loop: entry "c" forwarded session .* to entry "b"/);
+    });
+
+    test("forged forwarding requests are refused (403) and reach no target", async () => {
+      const host = sessionHost(session, a.port);
+      const before = target.state.events.size;
+      const other = await PeerSigner.create("not-the-secret");
+      for (
+        const signature of [
+          undefined,
+          "garbage",
+          await other.sign({ from: "b", method: "GET", host, target: "/echo" }),
+          // Right secret, but signed for another path.
+          await (await PeerSigner.create(PEER_SECRET)).sign({ from: "b", method: "GET", host, target: "/other" }),
+        ]
+      ) {
+        const res = await fetch(`http://127.0.0.1:${a.port}/echo`, {
+          headers: {
+            host,
+            "x-tunnel2-peer": "b",
+            "x-tunnel2-host": host,
+            "x-tunnel2-for": "10.9.9.9",
+            ...(signature ? { "x-tunnel2-peer-signature": signature } : {}),
+          },
+        });
+        expect(res.status).toBe(403);
+        expect(await res.text()).toContain("accepted only on requests forwarded by another entry");
+      }
+      expect(target.state.events.size).toBe(before);
+      // Forwarding headers without the marker are dropped, never passed to the target.
+      const plain = await visit(a.port, session, "/echo", { headers: { "x-tunnel2-for": "10.9.9.9", "x-tunnel2-host": "evil" } });
+      const seen = Object.fromEntries((await plain.json()).headers as [string, string][]);
+      expect(seen["x-forwarded-for"]).toBe("127.0.0.1");
+      expect(seen["x-tunnel2-host"]).toBeUndefined();
+    });
+
+    test("a session held on entries A and C: requests from B reach both; one client gone, the other serves", async () => {
+      const shared = `both-${holding}`;
+      const one = startNamedTarget("one");
+      const two = startNamedTarget("two");
+      const onA = await startClient(holding, a, shared, `http://127.0.0.1:${one.port}`, ["--uplinks", "1"]);
+      await startClient(holding, c, shared, `http://127.0.0.1:${two.port}`, ["--uplinks", "1"]);
+      const seen = new Set<string>();
+      await eventually(async () => {
+        const r = await visit(b.port, shared, "/who");
+        if (r.status === 200) seen.add(await r.text());
+        else await r.text();
+        return seen.size === 2 ? true : undefined;
+      }, 10_000);
+      onA.proc.kill(9);
+      await onA.proc.exited;
+      // Once A has released the session, every request from B is served by C; none fails meanwhile for long.
+      await eventually(async () => {
+        const answers = await Promise.all(Array.from({ length: 10 }, () => visit(b.port, shared, "/who").then((r) => r.text())));
+        return answers.every((t) => t === "two") ? true : undefined;
+      }, 10_000);
+      const view = await (await fetch(`http://127.0.0.1:${b.port}/api/sessions`)).json();
+      expect(view.instance).toBe("b");
+      expect(view.cluster.redis).toBe("up");
+      expect(view.cluster.directory.sessions[shared]).toEqual(["c"]);
+      expect(view.cluster.directory.entries.map((e: { id: string }) => e.id)).toEqual(["a", "b", "c", "f1a2b3"]);
+      one.stop();
+      two.stop();
+    }, 30_000);
+
+    test("Redis stopped and restarted: local sessions serve throughout, remote ones come back, the fault is logged once", async () => {
+      const before = complaints(b);
+      await redis.stop();
+      // Entry A still serves its own session.
+      for (let i = 0; i < 20; i++) expect((await visit(a.port, session, "/echo?local")).status).toBe(200);
+      // Entry B, for a session it has never located, says why it cannot.
+      const unknown = await visit(b.port, `never-${holding}`, "/");
+      expect(unknown.status).toBe(502);
+      expect(await unknown.text()).toContain("session directory (Redis) is unreachable");
+      const metrics = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+      expect(metrics).toMatch(/tunnel2_redis_up\{instance="b"\} 0/);
+      expect((await fetch(`http://127.0.0.1:${b.port}/healthz`)).status).toBe(200);
+      for (let i = 0; i < 30; i++) await (await visit(b.port, `never-${holding}`, "/")).text();
+      await Bun.sleep(1500);
+      // One line saying Redis is away, however many requests met it.
+      expect(complaints(b) - before).toBeLessThanOrEqual(1);
+      await redis.start();
+      // Entries write everything again: B finds A's sessions once more, even one it never asked for before.
+      await eventually(() => (b.output().includes("redis reachable again") ? true : undefined), 15_000, 100);
+      await eventually(async () => ((await visit(b.port, session, "/echo?back")).status === 200 ? true : undefined), 15_000, 200);
+      const fresh = `fresh-${holding}`;
+      await startClient(holding, a, fresh, `http://127.0.0.1:${target.port}`);
+      await eventually(async () => ((await visit(b.port, fresh, "/echo")).status === 200 ? true : undefined), 5000, 100);
+      expect(await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text()).toMatch(/tunnel2_redis_up\{instance="b"\} 1/);
+      expect(b.output()).not.toContain("MaxListenersExceededWarning");
+    }, 40_000);
+  },
+);
