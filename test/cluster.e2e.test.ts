@@ -244,6 +244,31 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       two.stop();
     }, 30_000);
 
+    test("a rate tier holds across entries: 5 requests in all, whichever entry holds or receives them", async () => {
+      const limited = `limited-${holding}`;
+      const tiers = JSON.stringify({ tiers: { small: { rps: 0.2, burst: 5 } }, sessions: { [limited]: "small" } });
+      const [d, e] = await Promise.all([
+        startEntry(holding, env("d", { TUNNEL_TIERS: tiers })),
+        startEntry(forwarding, env("e", { TUNNEL_TIERS: tiers })),
+      ]);
+      // Held on both entries; visitors land on both, and on B, which forwards.
+      await startClient(holding, d, limited, `http://127.0.0.1:${target.port}`, ["--uplinks", "1"]);
+      await startClient(forwarding, e, limited, `http://127.0.0.1:${target.port}`, ["--uplinks", "1"]);
+      await eventually(async () => {
+        const view = await (await fetch(`http://127.0.0.1:${b.port}/api/sessions`)).json();
+        return view.cluster.directory?.sessions[limited]?.length === 2 ? true : undefined;
+      });
+      const ports = [d.port, e.port, b.port];
+      const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => visit(ports[i % 3], limited, "/echo").then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      })));
+      expect(statuses.filter((s) => s === 200).length).toBe(5);
+      expect(statuses.filter((s) => s === 429).length).toBe(25);
+      d.proc.kill();
+      e.proc.kill();
+    }, 30_000);
+
     test("Redis stopped and restarted: local sessions serve throughout, remote ones come back, the fault is logged once", async () => {
       const before = complaints(b);
       await redis.stop();

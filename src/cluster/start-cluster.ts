@@ -5,11 +5,11 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
 import type { ClusterConfig, EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { RateLimits } from "../entry/rate-limits.ts";
 import { ClusterRouter } from "./cluster-router.ts";
 import type { EntryCluster } from "./entry-cluster.ts";
 import { PeerSigner } from "./peer-signature.ts";
 import { RedisSessionDirectory } from "./redis-session-directory.ts";
+import { SharedRateLimits } from "./shared-rate-limits.ts";
 
 export async function startCluster(options: {
   config: EntryConfig;
@@ -30,7 +30,8 @@ export async function startCluster(options: {
     fetchPeer: options.fetchPeer,
     flyMachineId: cluster.flyMachineId,
     requestTimeoutMs: config.requestTimeoutMs,
-    rateLimiter: RateLimits.create(config.rateLimit, config.tiers),
+    // One bucket per session for all entries; sessions without a limit never touch Redis.
+    rateLimiter: SharedRateLimits.create(config.rateLimit, config.tiers, { url: cluster.redisUrl, log }),
     webSockets: options.webSockets,
     log,
   });

@@ -41,4 +41,12 @@ describe("RateLimits", () => {
     expect(limits.check("a", 0)?.retryAfter).toBeCloseTo(0.2);
     expect(limits.check("b", 0)).toBeUndefined();
   });
+
+  test("a fresh limiter admits exactly its burst (the first check's sweep keeps the bucket it made)", () => {
+    const limits = RateLimits.create({ rps: 10, burst: 10 }, undefined)!;
+    const now = 1_000_000;
+    let admitted = 0;
+    for (let i = 0; i < 15; i++) if (limits.check("demo", now) === undefined) admitted++;
+    expect(admitted).toBe(10);
+  });
 });

@@ -107,12 +107,13 @@ export class RateLimits implements RateLimiter {
   check(session: string, now = Date.now()): RateDecision | undefined {
     const tier = this.#tierOf(session);
     if (!tier) return undefined;
+    // Swept before the lookup: a bucket made just now is full, and a sweep after would drop it with its token taken.
+    if (now - this.#lastSweep > 60_000) this.#sweep(now);
     let bucket = this.#buckets.get(session);
     if (!bucket || bucket.rate !== tier.rps || bucket.burst !== tier.burst) {
       bucket = new TokenBucket(tier.rps!, tier.burst, now);
       this.#buckets.set(session, bucket);
     }
-    if (now - this.#lastSweep > 60_000) this.#sweep(now);
     const wait = bucket.take(now);
     return wait === 0 ? undefined : { limit: tier.rps!, retryAfter: wait };
   }
