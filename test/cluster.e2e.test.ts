@@ -15,6 +15,7 @@ import { patternHash, startTarget } from "./helpers/target-server.ts";
 import { sessionHost, visit } from "./helpers/visitor.ts";
 import { startWebSocketTarget, type WebSocketTarget } from "./helpers/websocket-target.ts";
 import { eventually } from "./helpers/wait.ts";
+import { chromiumPath, closeBrowsers, openBrowser } from "./helpers/browser.ts";
 
 const PEER_SECRET = "cluster-test-secret";
 
@@ -267,6 +268,21 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       expect(statuses.filter((s) => s === 429).length).toBe(25);
       d.proc.kill();
       e.proc.kill();
+    }, 30_000);
+
+    test.skipIf(!chromiumPath)("the dashboard says which entry it is and how many are alive", async () => {
+      const browser = await openBrowser();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`http://127.0.0.1:${b.port}/`);
+        const line = page.locator("#cluster");
+        await line.waitFor({ state: "visible", timeout: 10_000 });
+        const text = await line.textContent();
+        expect(text).toMatch(/entry b · \d+ entries alive · [1-9]\d* sessions? held elsewhere/);
+        expect(await line.getAttribute("title")).toContain(`${session}: a`);
+      } finally {
+        await closeBrowsers();
+      }
     }, 30_000);
 
     test("Redis stopped and restarted: local sessions serve throughout, remote ones come back, the fault is logged once", async () => {

@@ -275,6 +275,33 @@ function connectFeed() {
 }
 connectFeed();
 
+const clusterEl = document.getElementById("cluster");
+/** How often the cluster line (which entry this is, Redis, entries alive) is read again. */
+const CLUSTER_EVERY_MS = 5000;
+
+/** With Redis (several entries): which entry this page shows, and where the sessions are held. */
+async function showCluster() {
+  try {
+    const answer = await (await fetch("/api/sessions")).json();
+    const cluster = answer.cluster;
+    if (!cluster) return; // one entry alone: no line, and no need to ask again
+    const directory = cluster.directory;
+    const elsewhere = directory ? Object.values(directory.sessions).filter((ids) => !ids.includes(cluster.instance)).length : 0;
+    clusterEl.hidden = false;
+    clusterEl.className = cluster.redis === "up" ? "cluster" : "cluster down";
+    clusterEl.textContent = `· entry ${cluster.instance} · ` + (cluster.redis === "up"
+      ? `${directory.entries.length} entr${directory.entries.length === 1 ? "y" : "ies"} alive · ${elsewhere} session${elsewhere === 1 ? "" : "s"} held elsewhere`
+      : "Redis unreachable: serving its own sessions only");
+    clusterEl.title = directory
+      ? Object.entries(directory.sessions).map(([name, ids]) => `${name}: ${ids.join(", ")}`).join("\n")
+      : "";
+  } catch {
+    // the feed's status already says when the entry cannot be reached
+  }
+  setTimeout(showCluster, CLUSTER_EVERY_MS);
+}
+showCluster();
+
 let resizeTimer;
 addEventListener("resize", () => {
   clearTimeout(resizeTimer);
