@@ -52,8 +52,8 @@ describe.skipIf(!hasRedis)("SharedRateLimits", () => {
   });
 
   /** Two entries' limiters on one prefix, connected. */
-  async function entries(prefix: string, logs = [memoryLog(), memoryLog()]): Promise<SharedRateLimits[]> {
-    const limits = logs.map((log) => SharedRateLimits.create(undefined, tiers, { url: redis.url, prefix, log })!);
+  async function entries(prefix: string, logs = [memoryLog(), memoryLog()], timeoutMs?: number): Promise<SharedRateLimits[]> {
+    const limits = logs.map((log) => SharedRateLimits.create(undefined, tiers, { url: redis.url, prefix, log, timeoutMs })!);
     await eventually(() => (limits.every((l) => l.connected) ? true : undefined));
     return limits;
   }
@@ -115,7 +115,7 @@ describe.skipIf(!hasRedis)("SharedRateLimits", () => {
 
   test("a Redis slower than 50 ms: decided locally at once, logged once", async () => {
     const log = memoryLog();
-    const [a] = await entries("s4:", [log]);
+    const [a] = await entries("s4:", [log], 50);
     await admin.call("CLIENT", "PAUSE", "400");
     const started = Date.now();
     const answers = await Promise.all(Array.from({ length: 5 }, () => a.check("demo")));

@@ -9,7 +9,7 @@ export interface SharedRateLimitsOptions {
   log: Logger;
   /** Key prefix, so tests and deployments can share a Redis. Default `tunnel2:`. */
   prefix?: string;
-  /** A check that Redis has not answered within this many ms is decided locally. Default 50. */
+  /** A check that Redis has not answered within this many ms is decided locally. Default 250 (a loaded machine stalls for tens of ms; a Redis round trip on one network is well under 1 ms). */
   timeoutMs?: number;
 }
 
@@ -86,7 +86,7 @@ export class SharedRateLimits implements RateLimiter {
       // Commands fail at once while Redis is down (no offline queue), and after timeoutMs when it is slow.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      commandTimeout: options.timeoutMs ?? 50,
+      commandTimeout: options.timeoutMs ?? 250,
       retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     });
     // EVALSHA, sending the script itself (EVAL) the first time on each connection and after NOSCRIPT.
