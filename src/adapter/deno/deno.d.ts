@@ -14,7 +14,8 @@ export interface DenoHttpServer {
 
 export interface DenoGlobal {
   serve(
-    options: { port: number; hostname: string; onListen?: () => void },
+    /** With `cert` and `key` (PEM), HTTPS/WSS. */
+    options: { port: number; hostname: string; onListen?: () => void; cert?: string; key?: string },
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number; protocol?: string }): { socket: WebSocket; response: Response };

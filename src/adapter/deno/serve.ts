@@ -69,7 +69,7 @@ function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHan
 /** Deno.serve with the uplink WebSocket wired to the entry's events. */
 export const denoEntryRuntime: EntryRuntime = {
   name: "deno",
-  serve({ port, hostname, fetch, log }): Promise<ServerHandle> {
+  serve({ port, hostname, fetch, log, tls }): Promise<ServerHandle> {
     const handler = (request: Request, info: DenoServeInfo): Response | Promise<Response> => {
       const env: EntryBindings = {
         remoteAddress: info.remoteAddr.hostname ?? "",
@@ -115,7 +115,8 @@ export const denoEntryRuntime: EntryRuntime = {
     };
     let listenPort = port;
     const handle = superviseListener(() => {
-      const server = Deno.serve({ port: listenPort, hostname, onListen() {} }, handler);
+      // Each listen (the first and any after a failure) serves TLS alike.
+      const server = Deno.serve({ port: listenPort, hostname, onListen() {}, ...(tls ? { cert: tls.cert, key: tls.key } : {}) }, handler);
       listenPort = server.addr.port; // with port 0, listen again on the port first given
       return server;
     }, log);
