@@ -9,6 +9,20 @@ const noop = () => {};
 /** Deno.serve has no idle timeout to lift (nor any connection timeout to set). */
 const suspendNothing = () => noop;
 
+/**
+ * The entry routes by the Host header, but an HTTP/2 request (what browsers
+ * and curl choose under TLS; h2c with prior knowledge in the clear) has none:
+ * Deno puts its :authority in `request.url` instead. Its headers are
+ * immutable, so such a request is copied with Host set from its URL (the
+ * copy takes over the body and follows the original's abort signal).
+ */
+function withHost(request: Request): Request {
+  if (request.headers.has("host")) return request;
+  const headers = new Headers(request.headers);
+  headers.set("host", new URL(request.url).host);
+  return new Request(request, { headers });
+}
+
 /** First wait before listening again after the listener failed; doubles while it keeps failing. */
 const RELISTEN_FIRST_MS = 100;
 const RELISTEN_MAX_MS = 2000;
@@ -111,7 +125,8 @@ export const denoEntryRuntime: EntryRuntime = {
         },
         suspendIdleTimeout: suspendNothing,
       };
-      return fetch(request, env);
+      // Upgrades above use the original request: Deno upgrades only the one it received.
+      return fetch(withHost(request), env);
     };
     let listenPort = port;
     const handle = superviseListener(() => {
