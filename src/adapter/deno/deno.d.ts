@@ -30,5 +30,6 @@ export interface DenoConn {
 
 export interface DenoNet {
   connect(options: { hostname: string; port: number }): Promise<DenoConn>;
-  connectTls(options: { hostname: string; port: number }): Promise<DenoConn>;
+  /** TLS over a connection from `connect` (a TLS connection has no setNoDelay of its own). */
+  startTls(conn: DenoConn, options: { hostname: string }): Promise<DenoConn>;
 }
