@@ -50,15 +50,17 @@ async function main(): Promise<void> {
       fetch: entry.fetch,
       idleTimeoutS: config.idleTimeoutS,
       log,
+      tls: config.tls,
     });
   } catch (err) {
     log.error("cannot listen", { address: `${config.hostname}:${config.port}`, error: (err as Error).message });
     process.exit(1);
   }
+  const scheme = config.tls ? "https" : "http";
   log.info("entry listening", {
     runtime: runtime.name,
-    address: `http://${config.hostname}:${server.port}`,
-    sessions: `http://<session>.${config.domain}:${server.port}`,
+    address: `${scheme}://${config.hostname}:${server.port}`,
+    sessions: `${scheme}://<session>.${config.domain}:${server.port}`,
   });
   if (config.secret) {
     log.info("token auth on: clients need HMAC-SHA256(TUNNEL_SECRET, session) as their token");

@@ -247,7 +247,7 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
 
     test("a rate tier holds across entries: 5 requests in all, whichever entry holds or receives them", async () => {
       const limited = `limited-${holding}`;
-      const tiers = JSON.stringify({ tiers: { small: { rps: 0.2, burst: 5 } }, sessions: { [limited]: "small" } });
+      const tiers = JSON.stringify({ tiers: { small: { rps: 0.01, burst: 5 } }, sessions: { [limited]: "small" } });
       const [d, e] = await Promise.all([
         startEntry(holding, env("d", { TUNNEL_TIERS: tiers })),
         startEntry(forwarding, env("e", { TUNNEL_TIERS: tiers })),

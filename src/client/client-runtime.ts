@@ -31,6 +31,8 @@ export interface UplinkWebSocket {
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** Bun's event carries why a connection failed (a TLS certificate not trusted, say) in `message`. */
+  onerror: ((event: Event & { message?: string }) => void) | null;
 }
 
 /** What each runtime adapter provides to the client main. */

@@ -130,6 +130,11 @@ export function runUplink(
         finish(CloseCode.BadFrame, (err as Error).message);
       }
     };
-    ws.onclose = (event) => finish(event.code, event.reason);
+    // A failed connection closes with 1006 and no reason; the error before it says why.
+    let failure = "";
+    ws.onerror = (event) => {
+      failure = event.message ?? "";
+    };
+    ws.onclose = (event) => finish(event.code, event.reason || failure);
   });
 }

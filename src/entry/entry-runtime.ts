@@ -82,5 +82,7 @@ export interface EntryRuntime {
     idleTimeoutS: number;
     /** For trouble the server meets outside any request (its listener failing). */
     log: Logger;
+    /** Serve HTTPS/WSS with this PEM certificate chain and private key; plain HTTP without. */
+    tls?: { cert: string; key: string };
   }): Promise<ServerHandle>;
 }

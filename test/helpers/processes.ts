@@ -13,7 +13,8 @@ const DENO = join(ROOT, "node_modules", "deno", "deno");
 
 const started = new Set<Subprocess>();
 
-function command(runtime: Runtime, script: string): string[] {
+/** The command line that runs `script` (relative to the repository) under `runtime`. */
+export function command(runtime: Runtime, script: string): string[] {
   return runtime === "bun"
     ? [process.execPath, "run", join(ROOT, script)]
     : [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort", join(ROOT, script)];
@@ -66,46 +67,52 @@ export async function spawnUntil(cmd: string[], env: Record<string, string>, rea
 export interface Entry extends Started {
   port: number;
   runtime: Runtime;
+  /** https when started with --tls-cert/--tls-key. */
+  scheme: "http" | "https";
 }
 
 /** Options of {@linkcode startEntry}. */
 export interface EntryOptions {
   /** Runs the entry under `ulimit -n` of this many descriptors. */
   maxOpenFiles?: number;
+  /** Flags after the script, e.g. `--tls-cert FILE --tls-key FILE`. */
+  args?: string[];
 }
 
 /** Starts an entry on a free loopback port. */
 export async function startEntry(runtime: Runtime, env: Record<string, string> = {}, options: EntryOptions = {}): Promise<Entry> {
-  const cmd = command(runtime, "src/server.ts");
+  const cmd = [...command(runtime, "src/server.ts"), ...(options.args ?? [])];
   const s = await spawnUntil(
     options.maxOpenFiles === undefined ? cmd : ["bash", "-c", `ulimit -n ${options.maxOpenFiles} && exec "$@"`, "bash", ...cmd],
     { PORT: "0", HOSTNAME: "127.0.0.1", ...env },
-    /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/,
+    /entry listening .*address=(https?):\/\/127\.0\.0\.1:(\d+)/,
   );
-  return { ...s, port: Number(s.match[1]), runtime };
+  return { ...s, port: Number(s.match[2]), runtime, scheme: s.match[1] as Entry["scheme"] };
 }
 
 /**
  * Starts a client for `session` and waits for its public URL. `entry` is an
- * entry on loopback, or the `--server` value itself (e.g. several, comma-separated).
+ * entry on loopback (dialled with its scheme), or the `--server` value itself
+ * (e.g. several, comma-separated). `env`: e.g. the CA to trust.
  */
 export async function startClient(
   runtime: Runtime,
-  entry: { port: number } | string,
+  entry: { port: number; scheme?: "http" | "https" } | string,
   session: string,
   targetUrl: string,
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<Started & { url: string }> {
   const s = await spawnUntil(
     [
       ...command(runtime, "src/client.ts"),
-      "--server", typeof entry === "string" ? entry : `http://127.0.0.1:${entry.port}`,
+      "--server", typeof entry === "string" ? entry : `${entry.scheme ?? "http"}://127.0.0.1:${entry.port}`,
       "--session", session,
       "--token", "test-token",
       "--to", targetUrl,
       ...extraArgs,
     ],
-    {},
+    env,
     /Forwarding (\S+) ->/,
   );
   return { ...s, url: s.match[1] };

@@ -35,6 +35,8 @@ export interface BunGlobal {
   serve<T>(options: {
     port: number;
     hostname: string;
+    /** PEM certificate chain and private key: serve HTTPS/WSS. */
+    tls?: { cert: string; key: string };
     idleTimeout?: number;
     maxRequestBodySize?: number;
     fetch(request: Request, server: BunServer): Response | Promise<Response> | undefined;

@@ -15,10 +15,11 @@ const noop = () => {};
 /** Bun.serve with the uplink WebSocket wired to the entry's events. */
 export const bunEntryRuntime: EntryRuntime = {
   name: "bun",
-  serve({ port, hostname, fetch, idleTimeoutS }): Promise<ServerHandle> {
+  serve({ port, hostname, fetch, idleTimeoutS, tls }): Promise<ServerHandle> {
     const server = Bun.serve<SocketData>({
       port,
       hostname,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       // Closes keep-alive connections idle this long (Bun checks every ~4 s). A request
       // still waiting for its head is "idle" too, so proxied requests lift it while their
       // answer is pending or streaming (suspendIdleTimeout). Connections that never send

@@ -14,7 +14,8 @@ export interface DenoHttpServer {
 
 export interface DenoGlobal {
   serve(
-    options: { port: number; hostname: string; onListen?: () => void },
+    /** With `cert` and `key` (PEM), HTTPS/WSS. */
+    options: { port: number; hostname: string; onListen?: () => void; cert?: string; key?: string },
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number; protocol?: string }): { socket: WebSocket; response: Response };
@@ -29,5 +30,6 @@ export interface DenoConn {
 
 export interface DenoNet {
   connect(options: { hostname: string; port: number }): Promise<DenoConn>;
-  connectTls(options: { hostname: string; port: number }): Promise<DenoConn>;
+  /** TLS over a connection from `connect` (a TLS connection has no setNoDelay of its own). */
+  startTls(conn: DenoConn, options: { hostname: string }): Promise<DenoConn>;
 }

@@ -53,8 +53,12 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     const secure = url.protocol === "wss:";
     const port = Number(url.port || (secure ? 443 : 80));
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
-    const conn = secure ? await Deno.connectTls({ hostname, port }) : await Deno.connect({ hostname, port });
-    conn.setNoDelay(true);
+    const tcp = await Deno.connect({ hostname, port });
+    tcp.setNoDelay(true);
+    // For wss: TLS over the no-delay TCP connection (Deno's TLS connections cannot set it).
+    // Certificates are checked against Deno's trust store: DENO_CERT or --cert add a CA.
+    this.#conn = tcp;
+    const conn = secure ? await Deno.startTls(tcp, { hostname }) : tcp;
     this.#conn = conn;
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     await conn.write(new TextEncoder().encode(

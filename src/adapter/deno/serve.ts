@@ -9,6 +9,20 @@ const noop = () => {};
 /** Deno.serve has no idle timeout to lift (nor any connection timeout to set). */
 const suspendNothing = () => noop;
 
+/**
+ * The entry routes by the Host header, but an HTTP/2 request (what browsers
+ * and curl choose under TLS; h2c with prior knowledge in the clear) has none:
+ * Deno puts its :authority in `request.url` instead. Its headers are
+ * immutable, so such a request is copied with Host set from its URL (the
+ * copy takes over the body and follows the original's abort signal).
+ */
+function withHost(request: Request): Request {
+  if (request.headers.has("host")) return request;
+  const headers = new Headers(request.headers);
+  headers.set("host", new URL(request.url).host);
+  return new Request(request, { headers });
+}
+
 /** First wait before listening again after the listener failed; doubles while it keeps failing. */
 const RELISTEN_FIRST_MS = 100;
 const RELISTEN_MAX_MS = 2000;
@@ -69,7 +83,7 @@ function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHan
 /** Deno.serve with the uplink WebSocket wired to the entry's events. */
 export const denoEntryRuntime: EntryRuntime = {
   name: "deno",
-  serve({ port, hostname, fetch, log }): Promise<ServerHandle> {
+  serve({ port, hostname, fetch, log, tls }): Promise<ServerHandle> {
     const handler = (request: Request, info: DenoServeInfo): Response | Promise<Response> => {
       const env: EntryBindings = {
         remoteAddress: info.remoteAddr.hostname ?? "",
@@ -111,11 +125,13 @@ export const denoEntryRuntime: EntryRuntime = {
         },
         suspendIdleTimeout: suspendNothing,
       };
-      return fetch(request, env);
+      // Upgrades above use the original request: Deno upgrades only the one it received.
+      return fetch(withHost(request), env);
     };
     let listenPort = port;
     const handle = superviseListener(() => {
-      const server = Deno.serve({ port: listenPort, hostname, onListen() {} }, handler);
+      // Each listen (the first and any after a failure) serves TLS alike.
+      const server = Deno.serve({ port: listenPort, hostname, onListen() {}, ...(tls ? { cert: tls.cert, key: tls.key } : {}) }, handler);
       listenPort = server.addr.port; // with port 0, listen again on the port first given
       return server;
     }, log);

@@ -1,0 +1,163 @@
+/**
+ * End to end: an entry that serves TLS itself (--tls-cert/--tls-key), with a
+ * throwaway CA made by openssl, for each pairing of runtimes: HTTPS visitors
+ * (HTTP/1.1 and HTTP/2), uplinks over wss, visitors' WebSockets over wss,
+ * plain HTTP refused; unusable certificate files stop the entry at start.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTarget } from "./helpers/target-server.ts";
+import { startWebSocketTarget } from "./helpers/websocket-target.ts";
+import { command, type Entry, runToEnd, type Runtime, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { curl } from "./helpers/visitor.ts";
+
+/** Session hosts are `<session>.tls.localhost`: OpenSSL (curl) does not match `*.localhost`, a wildcard over one label. */
+const DOMAIN = "tls.localhost";
+
+let dir = "";
+const files = { ca: "", cert: "", key: "" };
+let ca = "";
+
+function openssl(args: string[]): void {
+  const run = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${run.stderr.toString()}`);
+}
+
+/** A CA and a server certificate it signed, for 127.0.0.1, localhost and *.tls.localhost. */
+function makeCertificates(): void {
+  dir = mkdtempSync(join(tmpdir(), "tunnel2-tls-"));
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tunnel2 test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+  writeFileSync(join(dir, "server.ext"), [
+    `subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.${DOMAIN}`,
+    "basicConstraints=CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth",
+  ].join("\n") + "\n");
+  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]);
+  files.ca = join(dir, "ca.pem");
+  files.cert = join(dir, "server.pem");
+  files.key = join(dir, "server.key");
+  ca = readFileSync(files.ca, "utf8");
+}
+
+/** How each runtime's client is told to trust the test CA. */
+const trust = (runtime: Runtime): Record<string, string> => (runtime === "bun" ? { NODE_EXTRA_CA_CERTS: files.ca } : { DENO_CERT: files.ca });
+
+const startTlsEntry = (runtime: Runtime): Promise<Entry> =>
+  startEntry(runtime, { TUNNEL_DOMAIN: DOMAIN }, { args: ["--tls-cert", files.cert, "--tls-key", files.key] });
+
+const target = startTarget();
+const wsTarget = startWebSocketTarget();
+
+beforeAll(makeCertificates);
+afterAll(async () => {
+  await stopAll();
+  target.stop();
+  wsTarget.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const pairings: [entry: Runtime, client: Runtime][] = [
+  ["bun", "bun"],
+  ["deno", "deno"],
+  ["bun", "deno"],
+  ["deno", "bun"],
+];
+
+describe.each(pairings)("TLS entry on %s, client on %s", (entryRuntime, clientRuntime) => {
+  const web = `web-${entryRuntime}-${clientRuntime}`;
+  const sockets = `ws-${entryRuntime}-${clientRuntime}`;
+  let entry: Entry;
+
+  beforeAll(async () => {
+    entry = await startTlsEntry(entryRuntime);
+    const client = await startClient(clientRuntime, entry, web, `http://127.0.0.1:${target.port}`, [], trust(clientRuntime));
+    await startClient(clientRuntime, entry, sockets, `http://127.0.0.1:${wsTarget.port}`, [], trust(clientRuntime));
+    expect(entry.scheme).toBe("https");
+    expect(client.url).toBe(`https://${web}.${DOMAIN}:${entry.port}`);
+  });
+
+  for (const version of ["--http1.1", "--http2"]) {
+    test(`an HTTPS visitor (${version}) gets the target's answer`, async () => {
+      const host = `${web}.${DOMAIN}`;
+      const res = await curl([
+        version, "--cacert", files.ca, "--resolve", `${host}:${entry.port}:127.0.0.1`,
+        "--data-binary", "hello over tls", `https://${host}:${entry.port}/echo?x=1`,
+      ]);
+      expect(res.stderr).toBe("");
+      expect(res.head).toMatch(/^HTTP\/(1\.1|2) 200/);
+      const echo = JSON.parse(new TextDecoder().decode(res.body));
+      expect(echo.method).toBe("POST");
+      expect(echo.target).toBe("/echo?x=1");
+      expect(echo.bodyLength).toBe("hello over tls".length);
+      const seen = new Map<string, string>(echo.headers);
+      expect(seen.get("x-forwarded-proto")).toBe("https");
+      expect(seen.get("x-forwarded-host")).toBe(`${host}:${entry.port}`);
+    });
+  }
+
+  test("a visitor's WebSocket over wss echoes text and binary", async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${entry.port}/echo`, {
+      headers: { host: `${sockets}.${DOMAIN}:${entry.port}` },
+      tls: { ca },
+    } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    const messages: (string | Uint8Array)[] = [];
+    const got = new Promise<void>((resolve, reject) => {
+      ws.onmessage = (event) => {
+        messages.push(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
+        if (messages.length === 2) resolve();
+      };
+      ws.onerror = (event) => reject(new Error(`WebSocket failed: ${(event as ErrorEvent).message}`));
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onclose = (event) => reject(new Error(`WebSocket closed before opening (${event.code})`));
+    });
+    ws.send("text over wss");
+    ws.send(new Uint8Array([1, 2, 3, 250]));
+    await got;
+    expect(messages[0]).toBe("text over wss");
+    expect([...(messages[1] as Uint8Array)]).toEqual([1, 2, 3, 250]);
+    ws.close(1000);
+  });
+
+  test("plain HTTP to the TLS port gets no HTTP answer; the entry keeps serving HTTPS", async () => {
+    const plain = await curl(["-m", "5", "-H", `Host: ${web}.${DOMAIN}:${entry.port}`, `http://127.0.0.1:${entry.port}/echo`]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.head).not.toMatch(/^HTTP\//);
+    const ok = await curl(["--cacert", files.ca, `https://127.0.0.1:${entry.port}/healthz`]);
+    expect(new TextDecoder().decode(ok.body)).toBe("ok");
+  });
+});
+
+describe.each(["bun", "deno"] as Runtime[])("TLS, client on %s", (runtime) => {
+  test("a client that does not trust the entry's certificate says why it cannot connect", async () => {
+    const entry = await startTlsEntry(runtime);
+    const client = await spawnUntil(
+      [...command(runtime, "src/client.ts"), "--server", `https://127.0.0.1:${entry.port}`, "--session", "untrusted", "--token", "t", "--to", `http://127.0.0.1:${target.port}`],
+      {}, // no NODE_EXTRA_CA_CERTS / DENO_CERT: only the system's trust store
+      /cannot connect to the entry.*(certificate|UnknownIssuer)/i,
+    );
+    expect(client.output()).not.toContain("Forwarding");
+  }, 20_000);
+
+  test("the entry exits 2 with a clear message on a missing or non-PEM --tls-cert", async () => {
+    const missing = await runToEnd(runtime, "src/server.ts", ["--tls-cert", join(dir, "nope.pem"), "--tls-key", files.key], { PORT: "0" });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`Cannot read --tls-cert file "${join(dir, "nope.pem")}"`);
+    const notPem = join(dir, "not-pem.txt");
+    writeFileSync(notPem, "this is not a certificate\n");
+    const wrong = await runToEnd(runtime, "src/server.ts", ["--tls-cert", notPem, "--tls-key", files.key], { PORT: "0" });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("is not PEM");
+    const alone = await runToEnd(runtime, "src/server.ts", ["--tls-cert", files.cert], { PORT: "0" });
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("TLS needs both --tls-cert and --tls-key");
+  });
+});
