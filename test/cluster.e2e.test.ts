@@ -82,6 +82,9 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       expect(headers["x-forwarded-host"]).toBe(sessionHost(session, b.port));
       expect(headers["x-forwarded-for"]).toBe("203.0.113.9, 127.0.0.1");
       expect(Object.keys(headers).filter((h) => h.startsWith("x-tunnel2"))).toEqual([]);
+      // B counts the session under its own name, not as an unknown Host.
+      const metrics = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+      expect(metrics).toContain(`tunnel2_requests_total{session="${session}",class="2xx"}`);
     });
 
     test("64 MiB up and down through entry B, hashes equal", async () => {

@@ -151,6 +151,10 @@ export class ClusterRouter implements EntryCluster {
     return errorResponse(502, `Bad gateway: the entry holding session "${session}" could not be reached`);
   }
 
+  heldElsewhere(session: string): boolean {
+    return this.#deps.directory.knows(session);
+  }
+
   counts(): ClusterCounts {
     return { ...this.#counts };
   }

@@ -56,6 +56,8 @@ export interface EntryCluster extends HoldingEvents {
    * request that was itself forwarded here (never forwarded again).
    */
   elsewhere(request: Request, host: string, session: string, env: EntryBindings, from: string | undefined): Promise<Response>;
+  /** Whether another entry is known to hold `session` (from the local view: no round trip). */
+  heldElsewhere(session: string): boolean;
   counts(): ClusterCounts;
   view(): Promise<ClusterView>;
   /** Leaves the directory (drain and exit) and stops. */

@@ -105,6 +105,10 @@ export class RedisSessionDirectory implements SessionDirectory {
       .catch((err: Error) => this.#onFault(err));
   }
 
+  knows(session: string): boolean {
+    return this.#view.has(session);
+  }
+
   async locate(session: string): Promise<Peer[]> {
     let ids = this.#view.get(session);
     if (!ids) {

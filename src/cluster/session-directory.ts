@@ -41,6 +41,8 @@ export interface SessionDirectory {
    * store is unreachable.
    */
   snapshot(limit: number): Promise<DirectorySnapshot | undefined>;
+  /** Whether the local view has other entries holding `session` (no round trip). */
+  knows(session: string): boolean;
   /** Whether the shared store is reachable now. */
   readonly connected: boolean;
   /** Releases everything this entry holds and stops. */

@@ -106,8 +106,10 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     }
   };
   const verifier = config.secret ? new SessionTokenVerifier(config.secret) : undefined;
-  // Counters only for sessions with an uplink (and, bounded, recently gone ones): random Hosts count as one.
-  const metrics = new MemoryMetrics({ isLive: (session) => registry.get(session) !== undefined });
+  // Counters only for sessions with an uplink here or on another entry (and, bounded, recently gone ones): random Hosts count as one.
+  const metrics = new MemoryMetrics({
+    isLive: (session) => registry.get(session) !== undefined || cluster?.heldElsewhere(session) === true,
+  });
   /** Open visitor WebSockets by session. */
   const webSocketCounts = (): Map<string, number> => {
     const counts = new Map<string, number>();
