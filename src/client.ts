@@ -1,11 +1,12 @@
 /**
  * The tunnel2 client agent:
- * `bun run src/client.ts --server URL --session NAME --token TOKEN --to URL`
+ * `bun run src/client.ts --server URL[,URL…] --session NAME --token TOKEN --to URL`
  * (or `deno task client …`). Settings come from flags and environment.
  */
 import process from "node:process";
 import { type AgentStatus, startAgent } from "./client/agent.ts";
 import type { ClientRuntime } from "./client/client-runtime.ts";
+import { uplinksOn } from "./client/server-choice.ts";
 import { clientConfig, readConfigOrExit } from "./config.ts";
 import { createLogger, escapeControls } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
@@ -16,12 +17,13 @@ async function loadRuntime(): Promise<ClientRuntime> {
     : (await import("./adapter/deno/target-fetch.ts")).denoClientRuntime;
 }
 
-/** A live status line on a terminal: uplinks, requests/s, p50/p99, last error. */
+/** A live status line on a terminal: uplinks and their entries, requests/s, p50/p99, last error. */
 function startStatusLine(status: () => AgentStatus): void {
   const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—");
   const timer = setInterval(() => {
     const s = status();
-    const line = `uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s (last min) · p50 ${ms(s.p50)} · p99 ${ms(s.p99)}` +
+    const line = `uplinks ${s.uplinksUp}/${s.uplinksWanted}${uplinksOn(s.uplinkServers)} · ${s.rps.toFixed(1)} req/s (last min)` +
+      ` · p50 ${ms(s.p50)} · p99 ${ms(s.p99)}` +
       ` · last error: ${s.lastError ?? "none"}`;
     process.stdout.write(`\r\x1b[2K${escapeControls(line)}`);
   }, 1000);

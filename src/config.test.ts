@@ -29,7 +29,7 @@ describe("clientConfig()", () => {
 
   test("reads flags, with env as fallback", () => {
     const c = clientConfig(base, { TUNNEL_UPLINKS: "3" });
-    expect(c.server.href).toBe("http://127.0.0.1:8080/");
+    expect(c.servers.map((u) => u.href)).toEqual(["http://127.0.0.1:8080/"]);
     expect(c.session).toBe("my-app");
     expect(c.uplinks).toBe(3);
     const fromEnv = clientConfig([], {
@@ -43,5 +43,39 @@ describe("clientConfig()", () => {
     expect(() => clientConfig(base.map((a) => (a === "my-app" ? "My_App" : a)), {})).toThrow("Invalid session name");
     expect(() => clientConfig(base.map((a) => (a === "http://127.0.0.1:3000" ? "localhost:3000" : a)), {})).toThrow("Invalid --to");
     expect(() => clientConfig([...base, "--uplinks", "0"], {})).toThrow("--uplinks");
+  });
+
+  describe("several servers", () => {
+    const rest = base.slice(2);
+    const origins = (c: { servers: URL[] }) => c.servers.map((u) => u.origin);
+
+    test("--server repeated, comma-separated, or both, in the order given", () => {
+      expect(origins(clientConfig(["--server", "http://a:1", "--server", "https://b", ...rest], {}))).toEqual(["http://a:1", "https://b"]);
+      expect(origins(clientConfig(["--server", "http://a:1, http://b:2,http://c:3", ...rest], {}))).toEqual(["http://a:1", "http://b:2", "http://c:3"]);
+      expect(origins(clientConfig(["--server", "http://a:1,http://b:2", "--server", "http://c:3", ...rest], {})))
+        .toEqual(["http://a:1", "http://b:2", "http://c:3"]);
+    });
+
+    test("TUNNEL_SERVER comma-separated; flags win over it", () => {
+      const env = { TUNNEL_SERVER: "http://e1:1,http://e2:2" };
+      expect(origins(clientConfig(rest, env))).toEqual(["http://e1:1", "http://e2:2"]);
+      expect(origins(clientConfig(["--server", "http://f:3", ...rest], env))).toEqual(["http://f:3"]);
+    });
+
+    test("duplicates (same origin) are dropped, empty pieces skipped", () => {
+      expect(origins(clientConfig(["--server", "http://a:1,http://a:1/,,http://b:2,", "--server", "http://A:1/x", ...rest], {})))
+        .toEqual(["http://a:1", "http://b:2"]);
+      expect(origins(clientConfig(["--server", "http://a", "--server", "http://a:80", ...rest], {}))).toEqual(["http://a"]);
+    });
+
+    test("a bad one is named; none at all is missing", () => {
+      expect(() => clientConfig(["--server", "http://a:1,a.example.com:8080", ...rest], {}))
+        .toThrow('Invalid --server (or TUNNEL_SERVER): "a.example.com:8080" (expected http:// or https://)');
+      expect(() => clientConfig(["--server", "http://a:1", "--server", "not a url", ...rest], {}))
+        .toThrow('Invalid --server (or TUNNEL_SERVER): "not a url" is not a URL');
+      expect(() => clientConfig(rest, { TUNNEL_SERVER: "http://ok:1,ws://b:2" })).toThrow('"ws://b:2"');
+      expect(() => clientConfig(rest, {})).toThrow("Missing --server (or TUNNEL_SERVER)");
+      expect(() => clientConfig(["--server", " , ", ...rest], {})).toThrow("Missing --server");
+    });
   });
 });

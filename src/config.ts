@@ -86,8 +86,12 @@ export interface ClusterConfig {
 
 /** Client agent settings. */
 export interface ClientConfig {
-  /** The entry, e.g. http://127.0.0.1:8080. Env TUNNEL_SERVER. */
-  server: URL;
+  /**
+   * The entries, in the order uplinks try them: at least one, no two with the
+   * same origin, e.g. http://127.0.0.1:8080. `--server` repeated and/or
+   * comma-separated; env TUNNEL_SERVER, comma-separated.
+   */
+  servers: URL[];
   /** Session name, `[a-z0-9-]{1,63}`. Env TUNNEL_SESSION. */
   session: string;
   /** The session's token. Env TUNNEL_TOKEN. */
@@ -120,9 +124,9 @@ export function readConfigOrExit<T>(read: () => T): T {
   }
 }
 
-function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>) {
+function parse(args: string[], options: Record<string, { type: "string" | "boolean"; multiple?: boolean }>) {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
   } catch (err) {
     throw new ConfigError((err as Error).message.replace(/\. To specify.*$/s, ""));
   }
@@ -342,8 +346,10 @@ function tierConfig(raw: string | undefined): TierConfig | undefined {
   }
 }
 
-export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME --token TOKEN --to URL [options]
-  --server URL      TUNNEL_SERVER        the entry, e.g. http://127.0.0.1:8080
+export const CLIENT_USAGE = `Usage: tunnel2 client --server URL[,URL…] --session NAME --token TOKEN --to URL [options]
+  --server URL      TUNNEL_SERVER        the entry, e.g. http://127.0.0.1:8080; several: repeat the flag
+                                         or separate with commas (env: commas); uplinks start on the
+                                         first and move to the next when one fails or goes away
   --session NAME    TUNNEL_SESSION       session name: [a-z0-9-]{1,63}
   --token TOKEN     TUNNEL_TOKEN         the session's token
   --to URL          TUNNEL_TARGET        the local service, e.g. http://127.0.0.1:3000
@@ -355,7 +361,7 @@ export const CLIENT_USAGE = `Usage: tunnel2 client --server URL --session NAME -
 /** Reads client settings from flags and environment, validating each. */
 export function clientConfig(args: string[], env: Env): ClientConfig {
   const f = parse(args, {
-    server: { type: "string" },
+    server: { type: "string", multiple: true },
     session: { type: "string" },
     token: { type: "string" },
     to: { type: "string" },
@@ -374,7 +380,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
   const token = str("token", "TUNNEL_TOKEN");
   if (token === undefined) throw new ConfigError("Missing --token (or TUNNEL_TOKEN)");
   return {
-    server: httpUrl("--server (or TUNNEL_SERVER)", str("server", "TUNNEL_SERVER")),
+    servers: serverList((f.server as string[] | undefined) ?? (env.TUNNEL_SERVER === undefined ? [] : [env.TUNNEL_SERVER])),
     session,
     token,
     target: httpUrl("--to (or TUNNEL_TARGET)", str("to", "TUNNEL_TARGET")),
@@ -383,6 +389,25 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     logFormat: logFormat(str("log-format", "TUNNEL_LOG_FORMAT")),
   };
+}
+
+/**
+ * The entries from `--server` values (or TUNNEL_SERVER), each possibly a
+ * comma-separated list: empty pieces skipped, each piece checked (the error
+ * names it), later ones with an origin already listed dropped (uplinks dial
+ * only the origin, so those are the same entry).
+ */
+function serverList(values: string[]): URL[] {
+  const name = "--server (or TUNNEL_SERVER)";
+  const byOrigin = new Map<string, URL>();
+  for (const piece of values.flatMap((v) => v.split(","))) {
+    const raw = piece.trim();
+    if (raw === "") continue;
+    const url = httpUrl(name, raw);
+    if (!byOrigin.has(url.origin)) byOrigin.set(url.origin, url);
+  }
+  if (byOrigin.size === 0) throw new ConfigError(`Missing ${name}`);
+  return [...byOrigin.values()];
 }
 
 function logFormat(raw: string | undefined): "text" | "json" {

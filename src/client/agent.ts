@@ -5,7 +5,8 @@ import { backoffDelay } from "./backoff.ts";
 import type { ClientRuntime } from "./client-runtime.ts";
 import { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
-import { connectUrl, runUplink } from "./uplink-connection.ts";
+import { firstServer, nextServer } from "./server-choice.ts";
+import { runUplink } from "./uplink-connection.ts";
 
 /** The same warning is logged at most once per this interval; the rest are counted. */
 const WARN_EVERY_MS = 5_000;
@@ -36,20 +37,23 @@ export interface AgentEvents {
   onRefused(reason: string): void;
 }
 
-/**
- * Keeps `config.uplinks` uplinks open to the entry, each reconnecting with
- * exponential backoff and full jitter when it drops.
- */
 /** What the agent reports for a status line. */
 export interface AgentStatus {
   uplinksUp: number;
   uplinksWanted: number;
+  /** Per uplink, the origin of the entry it is connected to; undefined while it is down. */
+  uplinkServers: (string | undefined)[];
   rps: number;
   p50: number;
   p99: number;
   lastError: string | undefined;
 }
 
+/**
+ * Keeps `config.uplinks` uplinks open, each reconnecting with exponential
+ * backoff and full jitter when it drops, moving on to the next of
+ * `config.servers` each time (see {@linkcode nextServer}).
+ */
 export function startAgent(
   config: ClientConfig,
   runtime: ClientRuntime,
@@ -58,6 +62,7 @@ export function startAgent(
 ): { stop(): void; status(): AgentStatus } {
   const stats = new MemoryMetrics();
   let uplinksUp = 0;
+  const uplinkServers: (string | undefined)[] = Array.from({ length: config.uplinks }, () => undefined);
   let lastError: string | undefined;
   const deps = {
     target: config.target,
@@ -75,28 +80,37 @@ export function startAgent(
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const keepUp = async (index: number) => {
-    let attempt = 0;
+    let choice = firstServer();
     while (!stopped) {
-      const started = Date.now();
-      let up = false;
-      const end = await runUplink(config, deps, (welcome) => {
-        up = true;
+      const server = config.servers[choice.index];
+      let welcomedAt: number | undefined;
+      const end = await runUplink(config, server, deps, (welcome) => {
+        welcomedAt = Date.now();
         uplinksUp++;
-        log.info("uplink connected", { uplink: index + 1, id: welcome.uplinkId });
+        uplinkServers[index] = server.origin;
+        log.info("uplink connected", { uplink: index + 1, server: server.origin, id: welcome.uplinkId });
         if (!announced) {
           announced = true;
+          // The URL the entry announces: the same session whichever entry it is.
           events.onReady(welcome.url);
         }
       });
-      if (up) uplinksUp--;
+      if (welcomedAt !== undefined) {
+        uplinksUp--;
+        uplinkServers[index] = undefined;
+      }
       if (stopped) return;
       if (end.code === CloseCode.Unauthorized) {
         stopped = true;
         events.onRefused(end.reason || "session refused");
         return;
       }
-      if (end.goAway || (end.welcomed && Date.now() - started > HEALTHY_AFTER_MS)) attempt = 0;
-      const delay = backoffDelay(attempt++);
+      const next = nextServer(choice, config.servers.length, {
+        goAway: end.goAway,
+        healthy: welcomedAt !== undefined && Date.now() - welcomedAt > HEALTHY_AFTER_MS,
+      });
+      choice = next.choice;
+      const delay = backoffDelay(next.backoffStep);
       if (!end.goAway) lastError = `${end.welcomed ? "uplink lost" : "cannot connect"}${end.reason ? `: ${end.reason}` : ` (${end.code})`}`;
       const what = end.goAway
         ? "entry going away, opening a new uplink"
@@ -105,7 +119,8 @@ export function startAgent(
         : "cannot connect to the entry, retrying";
       log.warn(what, {
         uplink: index + 1,
-        server: connectUrl(config.server),
+        server: server.origin,
+        ...(config.servers.length > 1 && { next: config.servers[choice.index].origin }),
         code: end.code,
         reason: end.reason || undefined,
         retryInMs: delay,
@@ -128,7 +143,7 @@ export function startAgent(
     },
     status() {
       const recent = stats.recent("client");
-      return { uplinksUp, uplinksWanted: config.uplinks, ...recent, lastError };
+      return { uplinksUp, uplinksWanted: config.uplinks, uplinkServers: [...uplinkServers], ...recent, lastError };
     },
   };
 }

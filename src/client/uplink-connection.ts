@@ -35,16 +35,17 @@ export function connectUrl(server: URL): string {
 }
 
 /**
- * Runs one uplink until it closes: WebSocket, Hello, Welcome, then a
- * {@linkcode Mux} whose streams are forwarded to the target.
+ * Runs one uplink to the entry at `server` until it closes: WebSocket, Hello,
+ * Welcome, then a {@linkcode Mux} whose streams are forwarded to the target.
  */
 export function runUplink(
   config: ClientConfig,
+  server: URL,
   deps: ForwarderDeps & { openWebSocket: (url: string) => UplinkWebSocket },
   onWelcome: (welcome: Welcome) => void,
 ): Promise<UplinkEnd> {
   return new Promise((resolve) => {
-    const ws = deps.openWebSocket(connectUrl(config.server));
+    const ws = deps.openWebSocket(connectUrl(server));
     ws.binaryType = "arraybuffer";
     let mux: Mux | undefined;
     let welcomed = false;

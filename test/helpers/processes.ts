@@ -85,10 +85,13 @@ export async function startEntry(runtime: Runtime, env: Record<string, string> =
   return { ...s, port: Number(s.match[1]), runtime };
 }
 
-/** Starts a client for `session` and waits for its public URL. */
+/**
+ * Starts a client for `session` and waits for its public URL. `entry` is an
+ * entry on loopback, or the `--server` value itself (e.g. several, comma-separated).
+ */
 export async function startClient(
   runtime: Runtime,
-  entry: { port: number },
+  entry: { port: number } | string,
   session: string,
   targetUrl: string,
   extraArgs: string[] = [],
@@ -96,7 +99,7 @@ export async function startClient(
   const s = await spawnUntil(
     [
       ...command(runtime, "src/client.ts"),
-      "--server", `http://127.0.0.1:${entry.port}`,
+      "--server", typeof entry === "string" ? entry : `http://127.0.0.1:${entry.port}`,
       "--session", session,
       "--token", "test-token",
       "--to", targetUrl,

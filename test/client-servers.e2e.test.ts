@@ -1,0 +1,95 @@
+/**
+ * End to end: a client given several entries (`--server A,B`) with real
+ * processes. The entries here share nothing (no Redis): a visitor reaches the
+ * session only through the entry its uplinks are on, which is what shows
+ * where they are.
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { startTarget } from "./helpers/target-server.ts";
+import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { visit } from "./helpers/visitor.ts";
+import { eventually } from "./helpers/wait.ts";
+
+const target = startTarget();
+const targetUrl = `http://127.0.0.1:${target.port}`;
+afterEach(() => stopAll());
+afterAll(() => target.stop());
+
+const origin = (port: number) => `http://127.0.0.1:${port}`;
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+function deadPort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+/** How many "uplink connected" lines name the entry on `port`. */
+function connectedTo(output: string, port: number): number {
+  return output.split("\n").filter((line) => line.includes("uplink connected") && line.includes(`server=${origin(port)}`)).length;
+}
+
+async function status(port: number, session: string): Promise<number> {
+  const r = await visit(port, session, "/echo");
+  await r.arrayBuffer();
+  return r.status;
+}
+
+/** Milliseconds from `since` until a visitor through the entry on `port` gets 200 (polled; at most 10 s). */
+function servedAfter(since: number, port: number, session: string): Promise<number> {
+  return eventually(async () => (await status(port, session)) === 200 ? Date.now() - since : undefined, 10_000, 25);
+}
+
+describe.each(["bun", "deno"] as Runtime[])("client on %s", (runtime) => {
+  test("first server a dead port, second a live entry: the uplinks go on to the second and serve", async () => {
+    const dead = deadPort();
+    const live = await startEntry(runtime);
+    const client = await startClient(runtime, `${origin(dead)},${origin(live.port)}`, "second", targetUrl);
+    // The URL printed is the one the live entry announced.
+    expect(client.url).toBe(`http://second.localhost:${live.port}`);
+    expect(await status(live.port, "second")).toBe(200);
+    await eventually(() => connectedTo(client.output(), live.port) === 2 || undefined, 5000);
+    expect(client.output()).toContain("cannot connect to the entry, retrying");
+    expect(client.output()).toContain(`server=${origin(dead)} next=${origin(live.port)}`);
+  }, 30_000);
+
+  test("kill -9 of the entry the uplinks are on: they move to the next, and a visitor there is served", async () => {
+    const [a, b] = await Promise.all([startEntry(runtime), startEntry(runtime)]);
+    const client = await startClient(runtime, `${origin(a.port)},${origin(b.port)}`, "hop", targetUrl);
+    expect(client.url).toBe(`http://hop.localhost:${a.port}`);
+    await eventually(() => connectedTo(client.output(), a.port) === 2 || undefined, 5000);
+    expect(await status(a.port, "hop")).toBe(200);
+    // B has never seen the session: every uplink started on A.
+    expect(await status(b.port, "hop")).toBe(502);
+
+    const killedAt = Date.now();
+    a.proc.kill("SIGKILL");
+    const ms = await servedAfter(killedAt, b.port, "hop");
+    console.log(`[client on ${runtime}] kill -9 of entry A -> first 200 through entry B after ${ms} ms`);
+    // Detecting the loss is immediate (the socket closes); the wait is one backoff step 0, under 500 ms.
+    expect(ms).toBeLessThan(3000);
+    await eventually(() => connectedTo(client.output(), b.port) === 2 || undefined, 5000);
+    expect(client.output()).toContain(`uplink lost, reconnecting`);
+    expect(client.output()).toContain(`server=${origin(a.port)} next=${origin(b.port)}`);
+    expect(await a.proc.exited).not.toBe(0);
+  }, 30_000);
+
+  test("the entry drains (go-away): new uplinks open on the next entry while the old ones finish", async () => {
+    const [a, b] = await Promise.all([startEntry(runtime, { DRAIN_TIMEOUT_MS: "5000" }), startEntry(runtime)]);
+    const client = await startClient(runtime, `${origin(a.port)},${origin(b.port)}`, "drained", targetUrl);
+    await eventually(() => connectedTo(client.output(), a.port) === 2 || undefined, 5000);
+    const slow = visit(a.port, "drained", "/slow-head?ms=1000").then(async (r) => ({ status: r.status, body: await r.text() }));
+    await Bun.sleep(200);
+    const termAt = Date.now();
+    a.proc.kill("SIGTERM");
+    const ms = await servedAfter(termAt, b.port, "drained");
+    console.log(`[client on ${runtime}] SIGTERM of entry A -> first 200 through entry B after ${ms} ms`);
+    expect(ms).toBeLessThan(3000);
+    // The request in flight on A still finished there.
+    expect(await slow).toEqual({ status: 200, body: "late" });
+    expect(client.output()).toContain("entry going away, opening a new uplink");
+    await eventually(() => connectedTo(client.output(), b.port) === 2 || undefined, 5000);
+    expect(await a.proc.exited).toBe(0);
+  }, 30_000);
+});
