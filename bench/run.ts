@@ -1,9 +1,12 @@
 /**
  * Benchmarks: `bun run bench/run.ts [scenario…] [--quick] [--runtime=bun|deno]`.
  *
- * Scenarios: origin, throughput, open-loop, bulk, head-of-line, memory (all by
- * default). Everything runs on loopback and is stopped at the end. Each
- * scenario writes bench/results/<date>-<scenario>.json and prints a markdown
+ * Scenarios: origin, throughput, open-loop, bulk, head-of-line, memory,
+ * metrics-cost, ws-echo, cluster (all by default). cluster (two entries sharing
+ * a session through a throwaway redis-server: local vs forwarded requests, and
+ * recovery after kill -9 of the holding entry) needs redis-server on PATH and
+ * is skipped, saying so, without it. Everything runs on loopback and is
+ * stopped at the end. Each scenario writes bench/results/<date>-<scenario>.json and prints a markdown
  * table. A full run (all scenarios, not --quick) also rewrites
  * bench/RESULTS.md and bench/latency-vs-concurrency.svg; notes below the
  * `<!-- notes -->` marker in RESULTS.md are kept.

@@ -5,7 +5,23 @@
  */
 import { connect } from "node:net";
 import { load, type LoadResult } from "./lib/load-tool.ts";
-import { cpuMs, direct, metricsWorkPerRequestNs, peakRss, rssMiB, type Runtime, startProxy, startTarget, startTunnel, stopAll, type System } from "./lib/systems.ts";
+import {
+  cpuMs,
+  direct,
+  type EntryPair,
+  hasRedis,
+  metricsWorkPerRequestNs,
+  peakRss,
+  rssMiB,
+  type Runtime,
+  startEntryPair,
+  startProxy,
+  startRedis,
+  startTarget,
+  startTunnel,
+  stopAll,
+  type System,
+} from "./lib/systems.ts";
 
 export interface ScenarioResult {
   name: string;
@@ -388,6 +404,288 @@ export async function wsEcho(o: ScenarioOptions): Promise<ScenarioResult> {
   };
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** One visitor request through `system`: its status, or "error" when no answer came (refused, reset, 2 s passed). */
+async function visitOnce(system: System): Promise<number | "error"> {
+  try {
+    const r = await fetch(system.url + "/", { headers: { host: system.host }, signal: AbortSignal.timeout(2000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return "error";
+  }
+}
+
+/** Waits until `system` answers 200 (at most 10 s). */
+async function until200(system: System): Promise<void> {
+  const end = Date.now() + 10_000;
+  while ((await visitOnce(system)) !== 200) {
+    if (Date.now() > end) throw new Error(`${system.name}: no 200 within 10 s`);
+    await Bun.sleep(50);
+  }
+}
+
+type ClusterRun = LoadResult & {
+  cpuUsPerRequest: { entryA: number; entryB: number; client: number };
+  /** The client lost an uplink during the run (it then moves to B, and local and forwarded swap). */
+  uplinkLost: boolean;
+};
+
+/**
+ * Rounds of the same closed-loop load on each system in turn, the order
+ * rotating each round (AB, BA, AB…) so the shared machine's moods hit all of
+ * them; the entries' and the client's CPU per request is read from /proc.
+ * Each run through the pair has a fresh client (warmed up for a second,
+ * unmeasured): a client's uplink is dropped after ~62k small responses (its
+ * frame writer counts the one-frame responses' DATA frames as queued control
+ * frames and never uncounts them, so it trips its 16 MiB "peer is not
+ * reading" bound), and a lost uplink moves to B. Runs where an uplink was
+ * lost anyway are marked.
+ */
+async function rotate(systems: System[], pair: EntryPair, c: number, seconds: number, rounds: number): Promise<ClusterRun[][]> {
+  const runs = systems.map((): ClusterRun[] => []);
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < systems.length; j++) {
+      const k = (i + j) % systems.length;
+      const system = systems[k];
+      if (system === pair.local || system === pair.forwarded) {
+        await pair.restartClient();
+        await until200(system);
+        await closedLoop(system, "/", 50, 1);
+      }
+      const pids = [pair.local.pids.entry!, pair.forwarded.pids.entry!, pair.local.pids.client!];
+      const lostBefore = pair.clientOutput().split("uplink lost").length;
+      const before = await Promise.all(pids.map(cpuMs));
+      const r = await closedLoop(system, "/", c, seconds);
+      const used = (await Promise.all(pids.map(cpuMs))).map((ms, n) => ((ms - before[n]) * 1000) / Math.max(1, r.requests));
+      const uplinkLost = pair.clientOutput().split("uplink lost").length > lostBefore;
+      runs[k].push({ ...r, cpuUsPerRequest: { entryA: used[0], entryB: used[1], client: used[2] }, uplinkLost });
+    }
+  }
+  return runs;
+}
+
+/** What a poller sent through entry B every 20 ms, around a kill -9 of entry A. */
+interface Poll {
+  sentAt: number;
+  doneAt: number;
+  status: number | "error";
+}
+
+/**
+ * kill -9 of entry A while a poller visits the session through B every 20
+ * ms; the client (`--server A,B`) moves its uplinks to B. Measured: kill to
+ * the first 200 of a request sent after it, what the poller got meanwhile,
+ * and from the client's log when it noticed, what wait it drew and when it
+ * was on B again.
+ */
+async function recoverAfterKill(runtime: Runtime, targetPort: number, redisUrl: string, session: string): Promise<Record<string, unknown>> {
+  const pair = await startEntryPair(runtime, targetPort, redisUrl, session);
+  try {
+    await until200(pair.forwarded); // B knows where the session is
+    const polls: Poll[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const timer = setInterval(() => {
+      const sentAt = performance.now();
+      const p = visitOnce(pair.forwarded).then((status) => {
+        polls.push({ sentAt, doneAt: performance.now(), status });
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }, 20);
+    await Bun.sleep(1000);
+    const killedAt = performance.now();
+    const killedWall = Date.now();
+    pair.killA();
+    const ok = () => polls.find((p) => p.status === 200 && p.sentAt >= killedAt);
+    while (!ok() && performance.now() - killedAt < 10_000) await Bun.sleep(5);
+    await Bun.sleep(500); // a little more, to see that it stays served
+    clearInterval(timer);
+    await Promise.all(inFlight);
+    const first = ok();
+    const firstAt = first?.doneAt ?? Infinity;
+    const tally = (ps: Poll[]) => {
+      const counts: Record<string, number> = {};
+      for (const p of ps) counts[String(p.status)] = (counts[String(p.status)] ?? 0) + 1;
+      return counts;
+    };
+    // From the client's log (ISO times to the ms): loss noticed, wait drawn, first uplink on B.
+    const lines = pair.clientOutput().split("\n");
+    const at = (line: string | undefined) => (line ? Date.parse(line.split(" ")[0]) - killedWall : NaN);
+    const lost = lines.filter((l) => l.includes("uplink lost, reconnecting"));
+    const onB = lines.find((l) => l.includes("uplink connected") && l.includes(`server=${pair.forwarded.url}`));
+    return {
+      runtime,
+      session,
+      killToFirst200Ms: first ? firstAt - killedAt : NaN,
+      // Requests answered between the kill and that 200 (whenever sent), by status.
+      meanwhile: tally(polls.filter((p) => p.doneAt > killedAt && p.doneAt < firstAt)),
+      // And not 200 after it (should be none).
+      afterwards: tally(polls.filter((p) => p.doneAt > firstAt && p.status !== 200)),
+      clientNoticedMs: at(lost[0]),
+      clientWaitsDrawnMs: lost.map((l) => Number(l.match(/retryInMs=(\d+)/)?.[1])),
+      clientOnBMs: at(onB),
+    };
+  } finally {
+    await pair.stop();
+  }
+}
+
+/**
+ * 9. Cluster (issue 11): two entries sharing a session through Redis.
+ * The throughput scenario's small request at c=50 and c=1 through the entry
+ * that holds the session (local) and through the other one, which forwards it
+ * (one HTTP hop more, the peer fetch), in rotating rounds in one sitting; at
+ * c=1 the target directly and the one-hop fetch proxy too, for the scale of
+ * one hop on this machine. Then recovery: kill -9 of the holding entry, the
+ * client moves to the other (`--server A,B`), a visitor polls through it.
+ */
+export async function cluster(o: ScenarioOptions): Promise<ScenarioResult> {
+  if (!hasRedis) {
+    return { name: "cluster", rows: [], checks: [{ target: "cluster scenario", measured: "skipped: redis-server is not installed", met: false }], table: "skipped: redis-server is not installed" };
+  }
+  const rounds = o.quick ? 1 : 3;
+  const seconds = { 50: o.quick ? 3 : 8, 1: o.quick ? 2 : 4 };
+  const kills = o.quick ? 1 : 3;
+  const target = await startTarget();
+  const redis = await startRedis();
+  const proxy = await startProxy(target.port);
+  const rows: Record<string, unknown>[] = [];
+  const recoveries: Record<string, unknown>[] = [];
+  try {
+    for (const runtime of o.runtimes) {
+      const pair = await startEntryPair(runtime, target.port, redis.url, `bench-${runtime}`);
+      for (const c of [50, 1] as const) {
+        const systems = c === 1 ? [pair.local, pair.forwarded, direct(target.port), proxy] : [pair.local, pair.forwarded];
+        const runs = await rotate(systems, pair, c, seconds[c], rounds);
+        systems.forEach((system, k) => {
+          const rs = runs[k];
+          const path = k === 0 ? "local" : k === 1 ? "forwarded" : system.name;
+          rows.push({
+            runtime,
+            path,
+            c,
+            rps: median(rs.map((r) => r.rps)),
+            p50: median(rs.map((r) => r.p50)),
+            p99: median(rs.map((r) => r.p99)),
+            errors: rs.reduce((n, r) => n + r.errors, 0),
+            uplinksLost: rs.filter((r) => r.uplinkLost).length,
+            tool: rs[0].tool,
+            ...(k < 2 && {
+              cpuUsPerRequest: {
+                entryA: median(rs.map((r) => r.cpuUsPerRequest.entryA)),
+                entryB: median(rs.map((r) => r.cpuUsPerRequest.entryB)),
+                client: median(rs.map((r) => r.cpuUsPerRequest.client)),
+              },
+            }),
+            rounds: rs,
+          });
+        });
+      }
+      await pair.stop();
+      for (let i = 1; i <= kills; i++) recoveries.push({ try: i, ...(await recoverAfterKill(runtime, target.port, redis.url, `kill-${runtime}-${i}`)) });
+    }
+  } finally {
+    await proxy.stop();
+    await redis.stop();
+    await stopAll();
+  }
+
+  type Row = { runtime: Runtime; path: string; c: number; rps: number; p50: number; p99: number; errors: number; uplinksLost: number; tool: string; cpuUsPerRequest?: ClusterRun["cpuUsPerRequest"]; rounds: ClusterRun[] };
+  const all = rows as Row[];
+  const get = (runtime: Runtime, path: string, c: number) => all.find((r) => r.runtime === runtime && r.path === path && r.c === c)!;
+  const comparisons = o.runtimes.flatMap((runtime) =>
+    ([50, 1] as const).map((c) => {
+      const local = get(runtime, "local", c);
+      const forwarded = get(runtime, "forwarded", c);
+      // Round by round: the forwarded p50 less the local one measured next to it.
+      const added = forwarded.rounds.map((r, i) => r.p50 - local.rounds[i].p50);
+      const hop = c === 1 ? get(runtime, "one-hop fetch proxy (Bun)", 1).p50 - get(runtime, "target directly", 1).p50 : NaN;
+      return { runtime, c, rpsRatio: forwarded.rps / local.rps, p50Ratio: forwarded.p50 / local.p50, p99Ratio: forwarded.p99 / local.p99, addedP50: forwarded.p50 - local.p50, addedP50Rounds: added, oneHopAddedP50: hop };
+    })
+  );
+  const killsOf = (runtime: Runtime) => recoveries.filter((r) => r.runtime === runtime).map((r) => r.killToFirst200Ms as number);
+  const checks = [
+    ...o.runtimes.map((runtime) => {
+      const c1 = comparisons.find((x) => x.runtime === runtime && x.c === 1)!;
+      return {
+        target: `${runtime} entries: a forwarded request adds < 1 ms p50 once the location is known (c=1)`,
+        measured: `+${fmt(c1.addedP50, 2)} ms (rounds ${c1.addedP50Rounds.map((x) => fmt(x, 2)).join(", ")}); one hop through the Bun fetch proxy adds ${fmt(c1.oneHopAddedP50, 2)} ms here`,
+        met: c1.addedP50 < 1,
+      };
+    }),
+    ...o.runtimes.map((runtime) => ({
+      target: `${runtime}: after kill -9 of the holding entry, served through the other again (for the record: median)`,
+      measured: `${killsOf(runtime).map((ms) => `${fmt(ms, 0)} ms`).join(", ")}; median ${fmt(median(killsOf(runtime)), 0)} ms`,
+      met: killsOf(runtime).every(Number.isFinite) && recoveries.every((r) => Object.keys(r.afterwards as object).length === 0),
+    })),
+    {
+      target: "no errors under load, local or forwarded, and the client's uplinks stayed on A in every measured run",
+      measured: `${all.reduce((n, r) => n + r.errors, 0)} errors, ${all.reduce((n, r) => n + r.uplinksLost, 0)} runs with an uplink lost`,
+      met: all.every((r) => r.errors === 0 && r.uplinksLost === 0),
+    },
+  ];
+  const counts = (t: Record<string, number>) => Object.entries(t).map(([status, n]) => `${n}× ${status}`).join(", ") || "none";
+  return {
+    name: "cluster",
+    rows: [...rows, ...comparisons.map((x) => ({ comparison: "forwarded vs local", ...x })), ...recoveries.map((r) => ({ recovery: "kill -9 A", ...r }))],
+    checks,
+    table: [
+      table(
+        ["runtime", "path", "c", "RPS", "p50 ms", "p99 ms", "errors", "CPU µs/request: entry A / entry B / client", "tool"],
+        all.map((r) => [
+          r.runtime,
+          r.path,
+          r.c,
+          rpsText(r.rps),
+          fmt(r.p50, 2),
+          fmt(r.p99, 2),
+          `${r.errors}${r.uplinksLost ? ` (an uplink lost in ${r.uplinksLost} runs)` : ""}`,
+          r.cpuUsPerRequest ? `${fmt(r.cpuUsPerRequest.entryA, 0)} / ${fmt(r.cpuUsPerRequest.entryB, 0)} / ${fmt(r.cpuUsPerRequest.client, 0)}` : "",
+          r.tool,
+        ]),
+      ),
+      "",
+      `Forwarded vs local (medians of ${rounds} rotating rounds each):`,
+      "",
+      table(
+        ["runtime", "c", "RPS ratio", "p50 ratio", "p99 ratio", "added p50 ms (rounds)", "one hop (Bun fetch proxy) adds, ms"],
+        comparisons.map((x) => [
+          x.runtime,
+          x.c,
+          fmt(x.rpsRatio, 2),
+          fmt(x.p50Ratio, 2),
+          fmt(x.p99Ratio, 2),
+          `${fmt(x.addedP50, 2)} (${x.addedP50Rounds.map((v) => fmt(v, 2)).join(", ")})`,
+          Number.isFinite(x.oneHopAddedP50) ? fmt(x.oneHopAddedP50, 2) : "",
+        ]),
+      ),
+      "",
+      "Recovery: kill -9 of entry A, client `--server A,B`, a visitor through B every 20 ms:",
+      "",
+      table(
+        ["runtime", "try", "kill → first 200 via B, ms", "answers between the kill and that 200", "client noticed, ms", "client's drawn waits, ms", "client on B, ms"],
+        recoveries.map((r) => [
+          r.runtime as string,
+          r.try as number,
+          fmt(r.killToFirst200Ms as number, 0),
+          counts(r.meanwhile as Record<string, number>),
+          fmt(r.clientNoticedMs as number, 0),
+          (r.clientWaitsDrawnMs as number[]).join(", "),
+          fmt(r.clientOnBMs as number, 0),
+        ]),
+      ),
+      "",
+      ...o.runtimes.map((runtime) => `Median kill → first 200 (${runtime}): ${fmt(median(killsOf(runtime)), 0)} ms`),
+    ].join("\n"),
+  };
+}
+
 export const SCENARIOS = {
   origin,
   throughput,
@@ -397,5 +695,6 @@ export const SCENARIOS = {
   memory,
   "metrics-cost": metricsCost,
   "ws-echo": wsEcho,
+  cluster,
 } as const;
 export type ScenarioName = keyof typeof SCENARIOS;

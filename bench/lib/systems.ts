@@ -1,7 +1,7 @@
 /**
  * The systems a benchmark compares, each started fresh on loopback: the
- * target alone, tunnel2 (Bun or Deno, real or locked-flush writer), and the
- * one-hop fetch proxy.
+ * target alone, tunnel2 (Bun or Deno, real or locked-flush writer), the
+ * one-hop fetch proxy, and two entries sharing a session through Redis.
  */
 import { join } from "node:path";
 import { peakRssMiB, spawnUntil, stopAll } from "../../test/helpers/processes.ts";
@@ -57,6 +57,24 @@ export async function startProxy(targetPort: number): Promise<System> {
   return { name: "one-hop fetch proxy (Bun)", url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, pids: {}, stop: stopper(p.proc) };
 }
 
+const ENTRY_READY = /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/;
+
+/** Starts an entry on a free loopback port; `ready` must capture the port. */
+async function spawnEntry(runtime: Runtime, dir: string, env: Record<string, string>, ready = ENTRY_READY) {
+  const entry = await spawnUntil(run(runtime, `${dir}/server.ts`), { PORT: "0", HOSTNAME: "127.0.0.1", ...env }, ready);
+  return { proc: entry.proc, port: Number(entry.match[1]) };
+}
+
+/** Starts a client for `session` with `--server servers` (one entry's URL, or several comma-separated). */
+async function spawnClient(runtime: Runtime, dir: string, servers: string, session: string, targetPort: number) {
+  return await spawnUntil(
+    [...run(runtime, `${dir}/client.ts`), "--server", servers, "--session", session, "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
+    // Bun caps concurrent fetches at 256 unless told otherwise; match the client's default bound.
+    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024" },
+    /Forwarding (\S+) ->/,
+  );
+}
+
 export async function startTunnel(
   runtime: Runtime,
   targetPort: number,
@@ -65,25 +83,63 @@ export async function startTunnel(
   clientRuntime: Runtime = runtime,
 ): Promise<System> {
   const dir = writer === "locked-flush" ? "bench/locked-flush" : "src";
-  const entry = await spawnUntil(
-    run(runtime, `${dir}/server.ts`),
-    { PORT: "0", HOSTNAME: "127.0.0.1", ...entryEnv },
-    /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/,
-  );
-  const port = Number(entry.match[1]);
-  const client = await spawnUntil(
-    [...run(clientRuntime, `${dir}/client.ts`), "--server", `http://127.0.0.1:${port}`, "--session", "bench", "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
-    // Bun caps concurrent fetches at 256 unless told otherwise; match the client's default bound.
-    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024" },
-    /Forwarding (\S+) ->/,
-  );
+  const entry = await spawnEntry(runtime, dir, entryEnv);
+  const client = await spawnClient(clientRuntime, dir, `http://127.0.0.1:${entry.port}`, "bench", targetPort);
   const name = writer === "locked-flush" ? `locked-flush baseline (${runtime})` : `tunnel2 ${runtime}`;
   return {
     name,
-    url: `http://127.0.0.1:${port}`,
-    host: `bench.localhost:${port}`,
+    url: `http://127.0.0.1:${entry.port}`,
+    host: `bench.localhost:${entry.port}`,
     pids: { entry: entry.proc.pid, client: client.proc.pid },
     stop: stopper(client.proc, entry.proc),
+  };
+}
+
+/**
+ * Two entries, A and B, sharing sessions through Redis (issue 11), and a
+ * client for `session` with `--server A,B` (so its uplinks are on A, and move
+ * to B when A is lost). The same session seen two ways: `local` sends
+ * visitors to A, which holds it; `forwarded` to B, which forwards them to A.
+ */
+export interface EntryPair {
+  local: System;
+  forwarded: System;
+  /** The current client's output so far (its log says where its uplinks went and after what wait). */
+  clientOutput(): string;
+  /** A fresh client in place of the old one, its uplinks on A again. */
+  restartClient(): Promise<void>;
+  /** kill -9 of entry A. */
+  killA(): void;
+  stop(): Promise<void>;
+}
+
+export async function startEntryPair(runtime: Runtime, targetPort: number, redisUrl: string, session: string): Promise<EntryPair> {
+  // Ready once the entry has joined the cluster (that line follows the listening one).
+  const ready = new RegExp(`${ENTRY_READY.source}[\\s\\S]*sharing sessions through redis`);
+  const env = (id: string) => ({ REDIS_URL: redisUrl, TUNNEL_PEER_SECRET: "bench-peer-secret", TUNNEL_INSTANCE_ID: `${session}-${id}` });
+  const [a, b] = await Promise.all([spawnEntry(runtime, "src", env("a"), ready), spawnEntry(runtime, "src", env("b"), ready)]);
+  const startClient = () => spawnClient(runtime, "src", `http://127.0.0.1:${a.port},http://127.0.0.1:${b.port}`, session, targetPort);
+  let client = await startClient();
+  const system = (name: string, port: number, entryPid: number): System => ({
+    name,
+    url: `http://127.0.0.1:${port}`,
+    host: `${session}.localhost:${port}`,
+    pids: { entry: entryPid, client: client.proc.pid },
+    stop: async () => {},
+  });
+  const local = system(`local (visitor -> A -> client), ${runtime}`, a.port, a.proc.pid);
+  const forwarded = system(`forwarded (visitor -> B -> A -> client), ${runtime}`, b.port, b.proc.pid);
+  return {
+    local,
+    forwarded,
+    clientOutput: () => client.output(),
+    async restartClient() {
+      await stopper(client.proc)();
+      client = await startClient();
+      local.pids.client = forwarded.pids.client = client.proc.pid;
+    },
+    killA: () => a.proc.kill("SIGKILL"),
+    stop: async () => await stopper(client.proc, b.proc, a.proc)(),
   };
 }
 
@@ -102,6 +158,8 @@ export async function rssMiB(pid: number): Promise<number> {
 }
 
 export { stopAll };
+/** A throwaway redis-server on loopback (the cluster tests' own). */
+export { hasRedis, startRedis } from "../../test/helpers/redis-server.ts";
 
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
 export async function cpuMs(pid: number): Promise<number> {
