@@ -111,6 +111,22 @@ describe("FrameWriter()", () => {
     for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(0);
   });
 
+  test("DATA frames queued with send() (small whole bodies) never count as unread control frames", async () => {
+    const socket = new SlowSocket(1 << 20, 1 << 30, 1 << 20);
+    let failure: Error | undefined;
+    const writer = new FrameWriter(socket, (err) => (failure = err));
+    const frame = encodeFrame(FrameKind.Data, 0, 1, new Uint8Array(200));
+    // Far more than MAX_CONTROL_QUEUE_COST worth over time, each taken by the socket: a busy tunnel's day.
+    const total = Math.ceil(MAX_CONTROL_QUEUE_COST / (frame.byteLength + CONTROL_FRAME_COST)) * 3;
+    for (let i = 0; i < total; i++) {
+      writer.send(frame);
+      if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(failure).toBeUndefined();
+    expect(socket.received.length).toBe(total);
+  });
+
   test("a peer that does not read: control frames are bounded, then the writer fails", async () => {
     // A socket that takes one message and then never drains.
     const stuck: FrameSocket = { send: () => false, drained: () => new Promise(() => {}), close() {} };

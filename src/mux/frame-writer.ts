@@ -116,8 +116,11 @@ export class FrameWriter {
    */
   send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#failed) return;
-    this.#controlCost += frame.byteLength + CONTROL_FRAME_COST;
-    if (this.#controlCost > MAX_CONTROL_QUEUE_COST) {
+    // DATA frames sent here (a whole small body, bytes that fit at once) took window credit, so flow control bounds
+    // them; only other frames are counted, as the sink counts only those back out.
+    const counted = frame[1] !== FrameKind.Data;
+    if (counted) this.#controlCost += frame.byteLength + CONTROL_FRAME_COST;
+    if (counted && this.#controlCost > MAX_CONTROL_QUEUE_COST) {
       this.#fail(new PeerNotReadingError(`Peer is not reading: ${this.#controlCost} bytes of control frames queued`));
       this.#writer.abort(this.#failed).catch(() => {});
       return;
