@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   if (config.cluster) {
     const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined);
     const { startCluster } = await import("./cluster/start-cluster.ts");
-    cluster = await startCluster({
+    cluster = startCluster({
       config,
       cluster: config.cluster,
       peerUrl,

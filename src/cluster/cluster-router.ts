@@ -2,11 +2,11 @@ import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts"
 import type { Logger } from "../log.ts";
 import { isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import type { EntryBindings } from "../entry/entry-runtime.ts";
-import { errorResponse, originForm } from "../entry/proxy.ts";
+import { errorResponse } from "../entry/proxy.ts";
 import type { RateLimiter } from "../entry/rate-limits.ts";
 import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "./entry-cluster.ts";
 import { forwardToPeer } from "./peer-forward.ts";
-import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_SIGNATURE } from "./peer-headers.ts";
+import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer, SessionDirectory } from "./session-directory.ts";
 
@@ -77,12 +77,16 @@ export class ClusterRouter implements EntryCluster {
     this.#deps.directory.release(session);
   }
 
-  async receive(request: Request, env: EntryBindings): Promise<ReceivedRequest | Response> {
+  receive(request: Request, env: EntryBindings): ReceivedRequest | Response {
     const from = request.headers.get(PEER_FROM) ?? "";
     const host = request.headers.get(PEER_HOST) ?? "";
-    const target = originForm(request.url);
+    const target = request.headers.get(PEER_TARGET) ?? "";
+    const chain = request.headers.get(PEER_FOR) ?? "";
     const signature = request.headers.get(PEER_SIGNATURE) ?? "";
-    if (!(await this.#deps.signer.verify(signature, { from, method: request.method, host, target }))) {
+    if (
+      !target.startsWith("/") || chain === "" ||
+      !this.#deps.signer.verify(signature, { from, method: request.method, host, target, forwardedFor: chain })
+    ) {
       return errorResponse(
         403,
         "Forbidden: x-tunnel2-peer headers are accepted only on requests forwarded by another entry of this tunnel (signed with its peer secret)",
@@ -92,7 +96,6 @@ export class ClusterRouter implements EntryCluster {
     const headers = new Headers(request.headers);
     for (const name of PEER_HEADERS) headers.delete(name);
     headers.set("host", host);
-    const chain = request.headers.get(PEER_FOR) ?? env.remoteAddress;
     const sendsBody = request.body !== null && !isGetOrHead(request.method);
     const rebuilt = new Request(`http://${host}${target}`, {
       method: request.method,
@@ -106,10 +109,14 @@ export class ClusterRouter implements EntryCluster {
 
   async elsewhere(request: Request, host: string, session: string, env: EntryBindings, from: string | undefined): Promise<Response> {
     if (from !== undefined) {
-      return errorResponse(
+      // The directory listed this entry as a holder: no longer so, for everyone.
+      this.#deps.directory.disown(session);
+      const refusal = errorResponse(
         502,
         `Bad gateway: forwarding loop: entry "${from}" forwarded session "${session}" to entry "${this.instanceId}", which holds no uplink for it; a request is forwarded at most once`,
       );
+      refusal.headers.set(PEER_NOT_HELD, this.instanceId);
+      return refusal;
     }
     const peers = await this.#deps.directory.locate(session);
     if (peers.length === 0) {
@@ -145,10 +152,15 @@ export class ClusterRouter implements EntryCluster {
         headTimeoutMs: this.#deps.requestTimeoutMs + 5_000,
         webSockets: this.#deps.webSockets,
       });
+      if (answer === "not-held") {
+        // A stale directory entry (its entry came back without the session): not asked again.
+        this.#deps.directory.forget(session, target.id);
+        continue;
+      }
       if (answer !== "unreachable") return answer;
       this.#deps.log.warn("entry unreachable for a forwarded request", { session, entry: target.id, url: target.url });
     }
-    return errorResponse(502, `Bad gateway: the entry holding session "${session}" could not be reached`);
+    return errorResponse(502, `Bad gateway: the entry holding session "${session}" could not be reached, or no longer holds it`);
   }
 
   heldElsewhere(session: string): boolean {

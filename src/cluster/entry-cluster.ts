@@ -49,7 +49,7 @@ export interface EntryCluster extends HoldingEvents {
    * Checks a request carrying the forwarding headers: the visitor's request
    * rebuilt, or the answer that refuses it (403 when not signed by an entry).
    */
-  receive(request: Request, env: EntryBindings): Promise<ReceivedRequest | Response>;
+  receive(request: Request, env: EntryBindings): ReceivedRequest | Response;
   /**
    * Answers a request for a session this entry holds no uplink for: fly-replay
    * or forwarding to an entry that holds it, or 502. `from` is set for a

@@ -6,7 +6,7 @@ import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry
 import { errorResponse, originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
 import { isWebSocketUpgrade, MAX_AHEAD_BYTES } from "../entry/websocket-proxy.ts";
-import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_SIGNATURE } from "./peer-headers.ts";
+import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer } from "./session-directory.ts";
 
@@ -26,19 +26,31 @@ export interface PeerForwardDeps {
   webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
 }
 
-/** The request's headers for the entry it goes to: end to end, the visitor's Host and address carried, and signed. */
-async function peerHeaders(request: Request, host: string, env: EntryBindings, deps: PeerForwardDeps): Promise<HeaderList> {
+/** The request's headers for the entry it goes to: end to end, the visitor's Host, path and address carried, and signed. */
+function peerHeaders(request: Request, host: string, env: EntryBindings, deps: PeerForwardDeps): HeaderList {
   const headers = endToEndHeaders(request.headers, ["host", ...PEER_HEADERS]);
-  const signature = await deps.signer.sign({ from: deps.self, method: request.method, host, target: originForm(request.url) });
-  headers.push([PEER_FROM, deps.self], [PEER_SIGNATURE, signature], [PEER_HOST, host], [PEER_FOR, forwardedFor(request, env)]);
+  const signed = { from: deps.self, method: request.method, host, target: originForm(request.url), forwardedFor: forwardedFor(request, env) };
+  headers.push(
+    [PEER_FROM, signed.from],
+    [PEER_SIGNATURE, deps.signer.sign(signed)],
+    [PEER_HOST, host],
+    [PEER_TARGET, signed.target],
+    [PEER_FOR, signed.forwardedFor],
+  );
   return headers;
+}
+
+/** Runs `onEnd` once the body has been read to its end (the request is then wholly sent). */
+function noticeEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
+  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: onEnd }));
 }
 
 /**
  * Forwards a visitor's request to the entry that holds its session, streamed
  * both ways: the body as it arrives, the answer as it comes. WebSocket
- * upgrades are carried too. `onUnreachable` is told when the entry cannot be
- * reached at all (the request was not taken).
+ * upgrades are carried too. "unreachable": the entry could not be reached
+ * (the request was not taken); "not-held": it answered that it holds no
+ * uplink for the session (its directory entry was stale).
  */
 export async function forwardToPeer(
   request: Request,
@@ -47,22 +59,28 @@ export async function forwardToPeer(
   peer: Peer,
   env: EntryBindings,
   deps: PeerForwardDeps,
-): Promise<Response | "unreachable"> {
-  const headers = await peerHeaders(request, host, env, deps);
+): Promise<Response | "unreachable" | "not-held"> {
+  const headers = peerHeaders(request, host, env, deps);
   if (isWebSocketUpgrade(request)) return await forwardWebSocket(request, session, peer, headers, env, deps);
   const abort = new AbortController();
   const onVisitorGone = () => abort.abort();
   request.signal.addEventListener("abort", onVisitorGone, { once: true });
-  const headTimer = setTimeout(() => abort.abort(), deps.headTimeoutMs);
+  // The other entry's head deadline runs from the end of the upload, and so does this one.
+  let headTimer: ReturnType<typeof setTimeout> | undefined;
+  let answered = false; // an upload that ends after the answer came starts no timer
+  const startHeadTimer = () => {
+    if (!answered) headTimer ??= setTimeout(() => abort.abort(), deps.headTimeoutMs);
+  };
   const resumeIdle = env.suspendIdleTimeout();
   const sendsBody = request.body !== null && !isGetOrHead(request.method);
+  if (!sendsBody) startHeadTimer();
   let answer: TargetResponse;
   try {
     answer = await deps.fetchPeer({
       url: `${peer.url}${originForm(request.url)}`,
       method: request.method,
       headers: sendsBody ? headers : headers.filter(([name]) => name !== "content-length"),
-      body: sendsBody ? request.body : null,
+      body: sendsBody ? noticeEnd(request.body!, startHeadTimer) : null,
       signal: abort.signal,
     });
   } catch (err) {
@@ -73,13 +91,19 @@ export async function forwardToPeer(
     }
     return (err as Error).name === "AbortError" ? errorResponse(499, "Client closed request") : "unreachable";
   } finally {
+    answered = true;
     clearTimeout(headTimer);
   }
-  const responseHeaders = new Headers(endToEndList(answer.headers));
   const done = () => {
     resumeIdle();
     request.signal.removeEventListener("abort", onVisitorGone);
   };
+  if (answer.status === 502 && answer.headers.some(([name]) => name === PEER_NOT_HELD)) {
+    answer.body?.cancel().catch(() => {});
+    done();
+    return "not-held";
+  }
+  const responseHeaders = new Headers(endToEndList(answer.headers));
   if (isBodyless(request.method, answer.status) || answer.body === null) {
     answer.body?.cancel().catch(() => {});
     done();
@@ -132,7 +156,7 @@ async function forwardWebSocket(
   headers: HeaderList,
   env: EntryBindings,
   deps: PeerForwardDeps,
-): Promise<Response | "unreachable"> {
+): Promise<Response | "unreachable" | "not-held"> {
   const url = new URL(`${peer.url}${originForm(request.url)}`);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const abort = new AbortController();
@@ -150,6 +174,7 @@ async function forwardWebSocket(
     resumeIdle();
   }
   if (!opened.accepted) {
+    if (opened.status === 502 && opened.headers.some(([name]) => name === PEER_NOT_HELD)) return "not-held";
     return new Response(opened.body.byteLength > 0 ? opened.body as Uint8Array<ArrayBuffer> : null, {
       status: opened.status,
       headers: new Headers(endToEndList(opened.headers)),

@@ -12,5 +12,12 @@ export const PEER_SIGNATURE = "x-tunnel2-peer-signature";
 export const PEER_HOST = "x-tunnel2-host";
 /** The X-Forwarded-For the target is to see, as the first entry made it. */
 export const PEER_FOR = "x-tunnel2-for";
+/**
+ * The visitor's path and query, as signed: the receiver takes the request
+ * target from here, not from its own URL (Bun's fetch sends `//x` as `/x`).
+ */
+export const PEER_TARGET = "x-tunnel2-target";
+/** On a 502 from the receiving entry: it holds no uplink for the session (the forwarder tries another). */
+export const PEER_NOT_HELD = "x-tunnel2-not-held";
 
-export const PEER_HEADERS: readonly string[] = [PEER_FROM, PEER_SIGNATURE, PEER_HOST, PEER_FOR];
+export const PEER_HEADERS: readonly string[] = [PEER_FROM, PEER_SIGNATURE, PEER_HOST, PEER_FOR, PEER_TARGET, PEER_NOT_HELD];

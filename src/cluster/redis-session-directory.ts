@@ -18,6 +18,13 @@ export interface RedisDirectoryOptions {
 /** How long "nobody holds it" is believed (a hold told over pub/sub ends it at once), and for how many names. */
 const ABSENT_MS = 1000;
 const MAX_ABSENT = 10_000;
+/**
+ * A command Redis has not answered in this long fails; the directory then
+ * counts as unreachable for {@linkcode SUSPECT_MS}, so a Redis that hangs
+ * (a partition, a stalled failover) costs one request this wait, not each.
+ */
+const COMMAND_TIMEOUT_MS = 500;
+const SUSPECT_MS = 2000;
 
 /** A change to the directory, told to every entry over pub/sub. */
 interface Change {
@@ -31,8 +38,15 @@ interface Change {
  *
  * - `<prefix>instance:<id>` = the peer URL, with a TTL refreshed by a
  *   heartbeat: an entry that dies drops out within `ttlMs`.
- * - `<prefix>session:<name>` = the set of instance ids holding the session
- *   (its TTL refreshed by the same heartbeat, so a set nobody holds expires).
+ * - `<prefix>session:<name>` = the instance ids holding the session, as a
+ *   sorted set scored by when each one's hold expires (its holder's clock
+ *   plus `ttlMs`, refreshed by the same heartbeat): a holder that dies drops
+ *   out by itself even while others keep the session, and even if it comes
+ *   back under the same id without the session. The key expires when nobody
+ *   refreshes it.
+ * - `<prefix>held:<id>` = the sessions an entry holds, so that an entry
+ *   restarted under the same id (a Fly machine keeps its id) takes itself
+ *   out of the sessions it no longer holds at once, not one TTL later.
  * - `<prefix>changes` carries holds and releases to the other entries, which
  *   keep a local view: a request for a session held elsewhere costs no Redis
  *   round trip once its location is known.
@@ -57,9 +71,18 @@ export class RedisSessionDirectory implements SessionDirectory {
    * again, so an entry that died (its record expired) leaves every view
    * within two TTLs, at one round trip per peer per TTL, not per request.
    */
-  readonly #peers = new Map<string, { url: string; until: number }>();
+  readonly #peers = new Map<string, { url: string | null; until: number }>();
+  /** Peer records being read again in the background. */
+  readonly #refreshing = new Set<string>();
+  /** Sessions this entry was wrongly listed for, to take it out of once Redis answers. */
+  readonly #disowned = new Set<string>();
+  /** Misses being asked of Redis: concurrent requests for one session share the round trip. */
+  readonly #asking = new Map<string, Promise<Set<string> | undefined>>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #connected = false;
+  #everReady = false;
+  /** Until when a command timed out recently (Redis hangs): treated as unreachable. */
+  #suspectUntil = 0;
   #faultLogged = false;
   #closed = false;
 
@@ -74,7 +97,7 @@ export class RedisSessionDirectory implements SessionDirectory {
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     };
-    this.#redis = new Redis(options.url, redisOptions);
+    this.#redis = new Redis(options.url, { ...redisOptions, commandTimeout: COMMAND_TIMEOUT_MS });
     this.#subscriber = new Redis(options.url, { ...redisOptions, enableOfflineQueue: true });
     this.#redis.on("ready", () => this.#onReady());
     this.#redis.on("error", (err: Error) => this.#onFault(err));
@@ -87,65 +110,126 @@ export class RedisSessionDirectory implements SessionDirectory {
   }
 
   get connected(): boolean {
-    return this.#connected;
+    return this.#connected && Date.now() >= this.#suspectUntil;
   }
 
   hold(session: string): void {
     if (this.#held.has(session)) return;
     this.#held.add(session);
-    if (!this.#connected) return; // written on reconnect
+    if (!this.connected) return; // written on reconnect
     this.#writeSession(session).then(() => this.#publish({ op: "hold", session, id: this.#self.id })).catch((err) => this.#onFault(err));
   }
 
   release(session: string): void {
     if (!this.#held.delete(session)) return;
-    if (!this.#connected) return;
-    this.#redis.srem(this.#key(`session:${session}`), this.#self.id)
-      .then(() => this.#publish({ op: "release", session, id: this.#self.id }))
-      .catch((err: Error) => this.#onFault(err));
+    this.#remove(session);
+  }
+
+  disown(session: string): void {
+    if (this.#held.has(session)) return;
+    // Asked before Redis is reachable (just started): done with the next write.
+    if (this.connected) this.#remove(session);
+    else if (this.#disowned.size < MAX_ABSENT) this.#disowned.add(session);
+  }
+
+  forget(session: string, id: string): void {
+    const ids = this.#view.get(session);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#view.delete(session);
   }
 
   knows(session: string): boolean {
     return this.#view.has(session);
   }
 
+  /** Takes this entry out of a session's holders, and tells the others. */
+  #remove(session: string): void {
+    if (!this.connected) return;
+    this.#redis.multi().zrem(this.#key(`session:${session}`), this.#self.id).srem(this.#heldKey, session).exec()
+      .then(() => this.#publish({ op: "release", session, id: this.#self.id }))
+      .catch((err: Error) => this.#onFault(err));
+  }
+
+  get #heldKey(): string {
+    return this.#key(`held:${this.#self.id}`);
+  }
+
+  /** At the first connection: leaves the sessions a former life of this instance held and this one does not. */
+  async #leaveFormerHolds(): Promise<void> {
+    const former = await this.#redis.smembers(this.#heldKey);
+    for (const session of former) if (!this.#held.has(session)) this.#remove(session);
+  }
+
   async locate(session: string): Promise<Peer[]> {
     let ids = this.#view.get(session);
     if (!ids) {
-      if (!this.#connected) return [];
+      if (!this.connected) return [];
       // Random Hosts must not cost a Redis round trip each: "nobody" is remembered a moment.
       const until = this.#absent.get(session);
       if (until !== undefined && until > Date.now()) return [];
-      try {
-        ids = new Set(await this.#redis.smembers(this.#key(`session:${session}`)));
-      } catch (err) {
-        this.#onFault(err as Error);
-        return [];
+      let asked = this.#asking.get(session);
+      if (!asked) {
+        asked = this.#holders(session).finally(() => this.#asking.delete(session));
+        this.#asking.set(session, asked);
       }
-      ids.delete(this.#self.id);
-      if (ids.size === 0) {
-        this.#absent.delete(session);
-        if (this.#absent.size >= MAX_ABSENT) this.#absent.delete(this.#absent.keys().next().value!);
-        this.#absent.set(session, Date.now() + ABSENT_MS);
-        return [];
-      }
-      this.#view.set(session, ids);
+      ids = await asked;
+      if (!ids) return [];
     }
     const peers: Peer[] = [];
     const now = Date.now();
     for (const id of ids) {
       let peer = this.#peers.get(id);
-      if ((peer === undefined || peer.until < now) && this.#connected) {
-        const url = await this.#redis.get(this.#key(`instance:${id}`)).catch(() => null);
-        peer = url === null ? undefined : { url, until: now + this.#ttlMs };
-        if (peer) this.#peers.set(id, peer);
-        else this.#peers.delete(id);
+      if (peer === undefined) {
+        // Never read: this request waits for it (bounded by the command timeout).
+        peer = await this.#readPeer(id);
+      } else if (peer.until < now) {
+        // Read again in the background; meanwhile the URL known is used.
+        this.#refreshPeer(id);
       }
-      if (peer === undefined) ids.delete(id); // its records expired: the entry is gone
+      if (peer?.url === null || peer === undefined) ids.delete(id); // its record expired: the entry is gone
       else peers.push({ id, url: peer.url });
     }
-    if (ids.size === 0) this.#view.delete(session);
+    if (ids.size === 0 && this.#view.get(session) === ids) this.#view.delete(session);
     return peers;
+  }
+
+  /** The other entries holding `session`, read from Redis into the view; undefined on a fault. */
+  async #holders(session: string): Promise<Set<string> | undefined> {
+    let ids: Set<string>;
+    try {
+      ids = new Set(await this.#redis.zrangebyscore(this.#key(`session:${session}`), Date.now(), "+inf"));
+    } catch (err) {
+      this.#onFault(err as Error);
+      return undefined;
+    }
+    ids.delete(this.#self.id);
+    if (ids.size === 0) {
+      this.#absent.delete(session);
+      if (this.#absent.size >= MAX_ABSENT) this.#absent.delete(this.#absent.keys().next().value!);
+      this.#absent.set(session, Date.now() + ABSENT_MS);
+      return undefined;
+    }
+    this.#view.set(session, ids);
+    return ids;
+  }
+
+  /** Reads a peer's record (its URL, or null when it expired); undefined when Redis cannot answer. */
+  async #readPeer(id: string): Promise<{ url: string | null; until: number } | undefined> {
+    if (!this.connected) return undefined;
+    try {
+      const peer = { url: await this.#redis.get(this.#key(`instance:${id}`)), until: Date.now() + this.#ttlMs };
+      this.#peers.set(id, peer);
+      return peer;
+    } catch (err) {
+      this.#onFault(err as Error);
+      return undefined;
+    }
+  }
+
+  #refreshPeer(id: string): void {
+    if (this.#refreshing.has(id) || !this.connected) return;
+    this.#refreshing.add(id);
+    this.#readPeer(id).finally(() => this.#refreshing.delete(id));
   }
 
   async snapshot(limit: number): Promise<DirectorySnapshot | undefined> {
@@ -161,7 +245,8 @@ export class RedisSessionDirectory implements SessionDirectory {
       const sessionKeys = await this.#scan(this.#key("session:*"), limit + 1);
       const truncated = sessionKeys.length > limit;
       const pipeline = this.#redis.pipeline();
-      for (const key of sessionKeys.slice(0, limit)) pipeline.smembers(key);
+      const now = Date.now();
+      for (const key of sessionKeys.slice(0, limit)) pipeline.zrangebyscore(key, now, "+inf");
       const members = (await pipeline.exec()) ?? [];
       const sessions: Record<string, string[]> = {};
       sessionKeys.slice(0, limit).forEach((key, i) => {
@@ -195,8 +280,8 @@ export class RedisSessionDirectory implements SessionDirectory {
     if (this.#connected) {
       try {
         const multi = this.#redis.multi();
-        for (const session of this.#held) multi.srem(this.#key(`session:${session}`), this.#self.id);
-        multi.del(this.#key(`instance:${this.#self.id}`));
+        for (const session of this.#held) multi.zrem(this.#key(`session:${session}`), this.#self.id);
+        multi.del(this.#key(`instance:${this.#self.id}`), this.#heldKey);
         await multi.exec();
         for (const session of this.#held) await this.#publish({ op: "release", session, id: this.#self.id });
       } catch {
@@ -213,6 +298,10 @@ export class RedisSessionDirectory implements SessionDirectory {
   }
 
   #onReady(): void {
+    if (!this.#everReady) {
+      this.#everReady = true;
+      this.#leaveFormerHolds().catch((err: Error) => this.#onFault(err));
+    }
     if (this.#faultLogged) this.#log.info("redis reachable again: re-registering sessions", { held: this.#held.size });
     this.#connected = true;
     this.#faultLogged = false;
@@ -225,6 +314,7 @@ export class RedisSessionDirectory implements SessionDirectory {
 
   #onFault(err: Error): void {
     if (this.#redis.status !== "ready") this.#connected = false;
+    else if (/timed? ?out/i.test(err.message)) this.#suspectUntil = Date.now() + SUSPECT_MS;
     if (this.#faultLogged || this.#closed) return;
     this.#faultLogged = true;
     this.#log.warn("redis unreachable: serving local sessions only, retrying", { error: err.message });
@@ -235,19 +325,27 @@ export class RedisSessionDirectory implements SessionDirectory {
     if (!this.#connected || this.#closed) return;
     const multi = this.#redis.multi();
     multi.set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
-    for (const session of this.#held) {
-      multi.sadd(this.#key(`session:${session}`), this.#self.id);
-      multi.pexpire(this.#key(`session:${session}`), this.#ttlMs);
-    }
-    multi.exec().catch((err: Error) => this.#onFault(err));
+    for (const session of this.#held) this.#holdIn(multi, session);
+    for (const session of this.#disowned) if (!this.#held.has(session)) multi.zrem(this.#key(`session:${session}`), this.#self.id);
+    this.#disowned.clear();
+    multi.exec().then(() => (this.#suspectUntil = 0), (err: Error) => this.#onFault(err));
   }
 
   async #writeSession(session: string): Promise<void> {
-    await this.#redis.multi()
-      .set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs)
-      .sadd(this.#key(`session:${session}`), this.#self.id)
-      .pexpire(this.#key(`session:${session}`), this.#ttlMs)
-      .exec();
+    const multi = this.#redis.multi().set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
+    this.#holdIn(multi, session);
+    await multi.exec();
+  }
+
+  /** Adds to `multi` this entry's hold of `session` until one TTL from now, dropping holds that ran out. */
+  #holdIn(multi: ReturnType<Redis["multi"]>, session: string): void {
+    const key = this.#key(`session:${session}`);
+    const now = Date.now();
+    multi.zadd(key, now + this.#ttlMs, this.#self.id);
+    multi.zremrangebyscore(key, "-inf", now);
+    multi.pexpire(key, this.#ttlMs);
+    multi.sadd(this.#heldKey, session);
+    multi.pexpire(this.#heldKey, this.#ttlMs);
   }
 
   async #publish(change: Change): Promise<void> {

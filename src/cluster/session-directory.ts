@@ -41,6 +41,10 @@ export interface SessionDirectory {
    * store is unreachable.
    */
   snapshot(limit: number): Promise<DirectorySnapshot | undefined>;
+  /** A request for `session` was forwarded here, where it is not held: take this entry out of its holders. */
+  disown(session: string): void;
+  /** Entry `id` said it does not hold `session`: leave it out of the local view. */
+  forget(session: string, id: string): void;
   /** Whether the local view has other entries holding `session` (no round trip). */
   knows(session: string): boolean;
   /** Whether the shared store is reachable now. */

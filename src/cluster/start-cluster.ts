@@ -11,7 +11,7 @@ import { PeerSigner } from "./peer-signature.ts";
 import { RedisSessionDirectory } from "./redis-session-directory.ts";
 import { SharedRateLimits } from "./shared-rate-limits.ts";
 
-export async function startCluster(options: {
+export function startCluster(options: {
   config: EntryConfig;
   cluster: ClusterConfig;
   /** How other entries reach this one (TUNNEL_PEER_URL, or derived once listening). */
@@ -19,14 +19,14 @@ export async function startCluster(options: {
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
   webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
   log: Logger;
-}): Promise<EntryCluster> {
+}): EntryCluster {
   const { config, cluster, log } = options;
   const self = { id: cluster.instanceId, url: options.peerUrl };
   const directory = new RedisSessionDirectory({ url: cluster.redisUrl, self, log });
   return new ClusterRouter({
     self,
     directory,
-    signer: await PeerSigner.create(cluster.peerSecret),
+    signer: PeerSigner.create(cluster.peerSecret),
     fetchPeer: options.fetchPeer,
     flyMachineId: cluster.flyMachineId,
     requestTimeoutMs: config.requestTimeoutMs,

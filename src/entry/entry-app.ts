@@ -18,7 +18,7 @@ import { Uplink } from "./uplink.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
 import { behindTrustedProxy } from "./visitor-address.ts";
 import type { EntryCluster } from "../cluster/entry-cluster.ts";
-import { PEER_FROM } from "../cluster/peer-headers.ts";
+import { PEER_FROM, PEER_NOT_HELD } from "../cluster/peer-headers.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -244,10 +244,16 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     async fetch(request, env) {
       let from: string | undefined;
       if (request.headers.has(PEER_FROM)) {
+        if (!cluster && config.cluster) {
+          // Listening, but not yet in the directory (starting up): the forwarding entry asks another holder.
+          const starting = errorResponse(502, "Bad gateway: this entry is still joining its cluster");
+          starting.headers.set(PEER_NOT_HELD, config.cluster.instanceId);
+          return starting;
+        }
         if (!cluster) {
           return errorResponse(403, "Forbidden: x-tunnel2-peer headers are accepted only between entries of a cluster (REDIS_URL)");
         }
-        const received = await cluster.receive(request, env);
+        const received = cluster.receive(request, env);
         if (received instanceof Response) return received;
         ({ request, env, from } = received);
       } else if (config.trustProxy) {

@@ -39,6 +39,9 @@ export interface TestRedis {
   port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, like a hung Redis. */
+  pause(): void;
+  resume(): void;
 }
 
 export async function startRedis(): Promise<TestRedis> {
@@ -65,5 +68,7 @@ export async function startRedis(): Promise<TestRedis> {
       proc?.kill();
       await proc?.exited;
     },
+    pause: () => proc?.kill("SIGSTOP"),
+    resume: () => proc?.kill("SIGCONT"),
   };
 }
