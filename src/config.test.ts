@@ -15,6 +15,13 @@ describe("entryConfig()", () => {
     expect(entryConfig([], { IDLE_TIMEOUT_S: "9" }).idleTimeoutS).toBe(9);
   });
 
+  test("the public port: the listen port unless set (behind a proxy, the proxy's)", () => {
+    expect(entryConfig([], {}).publicPort).toBeUndefined();
+    expect(entryConfig([], { TUNNEL_PUBLIC_PORT: "443" }).publicPort).toBe(443);
+    expect(entryConfig(["--public-port", "8443"], { TUNNEL_PUBLIC_PORT: "443" }).publicPort).toBe(8443);
+    expect(() => entryConfig([], { TUNNEL_PUBLIC_PORT: "0" })).toThrow("Invalid TUNNEL_PUBLIC_PORT");
+  });
+
   test("bad values and unknown flags are clear errors", () => {
     expect(() => entryConfig([], { PORT: "http" })).toThrow('Invalid PORT: "http"');
     expect(() => entryConfig(["--nope"], {})).toThrow(ConfigError);

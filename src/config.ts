@@ -35,6 +35,12 @@ export interface EntryConfig {
   windowBytes: number;
   /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default https with --tls-cert, else http. */
   publicScheme: "http" | "https";
+  /**
+   * Port of public URLs announced to clients (omitted when 80 or 443). Env
+   * TUNNEL_PUBLIC_PORT; undefined = the port the entry listens on. Behind a
+   * proxy (Caddy, Fly) it is the proxy's port, e.g. 443.
+   */
+  publicPort: number | undefined;
   /** HMAC key session tokens derive from; undefined = open development mode. Env TUNNEL_SECRET. */
   secret: string | undefined;
   /** Request bodies above it get 413; undefined = unlimited. Env MAX_BODY_BYTES. */
@@ -164,6 +170,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
   --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)
+  --public-port N            TUNNEL_PUBLIC_PORT       port of announced public URLs, e.g. 443 behind a proxy (the listen port)
   --secret KEY               TUNNEL_SECRET            HMAC key for session tokens (unset: open mode; prefer the env)
   --max-body-bytes N         MAX_BODY_BYTES           request bodies above it get 413 (unlimited)
   --drain-timeout-ms N       DRAIN_TIMEOUT_MS         on SIGTERM, time in-flight requests get (25000)
@@ -193,6 +200,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "max-streams-per-session": { type: "string" },
     "window-bytes": { type: "string" },
     "public-scheme": { type: "string" },
+    "public-port": { type: "string" },
     secret: { type: "string" },
     "max-body-bytes": { type: "string" },
     "drain-timeout-ms": { type: "string" },
@@ -236,6 +244,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     ),
     windowBytes: integer("TUNNEL_WINDOW_BYTES", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     publicScheme: scheme,
+    publicPort: optionalInteger("TUNNEL_PUBLIC_PORT", str("public-port", "TUNNEL_PUBLIC_PORT"), 1, 65535),
     secret,
     maxBodyBytes: optionalInteger("MAX_BODY_BYTES", str("max-body-bytes", "MAX_BODY_BYTES"), 0, Number.MAX_SAFE_INTEGER),
     drainTimeoutMs: integer("DRAIN_TIMEOUT_MS", str("drain-timeout-ms", "DRAIN_TIMEOUT_MS"), 25_000, 0, 3_600_000),

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { PeerSigner } from "../src/cluster/peer-signature.ts";
 import { type Entry, type Runtime, type Started, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { hasRedis, startRedis, type TestRedis } from "./helpers/redis-server.ts";
-import { patternHash, startTarget } from "./helpers/target-server.ts";
+import { eventDelays, patternHash, startTarget } from "./helpers/target-server.ts";
 import { rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
 import { startWebSocketTarget, type WebSocketTarget } from "./helpers/websocket-target.ts";
 import { eventually } from "./helpers/wait.ts";
@@ -109,16 +109,7 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
     test("server-sent events through entry B arrive as they are written", async () => {
       const res = await visit(b.port, session, "/sse?count=3&every=400");
       expect(res.headers.get("content-type")).toBe("text/event-stream");
-      const reader = res.body!.getReader();
-      const delays: number[] = [];
-      let text = "";
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-        for (const m of text.matchAll(/data: event \d+ at (\d+)\n\n/g)) delays.push(Date.now() - Number(m[1]));
-        text = text.replace(/data: event \d+ at \d+\n\n/g, "");
-      }
+      const delays = await eventDelays(res.body!);
       expect(delays.length).toBe(3);
       for (const delay of delays) expect(delay).toBeLessThan(300);
     });

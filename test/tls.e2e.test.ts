@@ -5,61 +5,37 @@
  * plain HTTP refused; unusable certificate files stop the entry at start.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 import { command, type Entry, runToEnd, type Runtime, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { curl } from "./helpers/visitor.ts";
+import { makeCertificates, type TestCertificates, trustEnv } from "./helpers/test-ca.ts";
 
 /** Session hosts are `<session>.tls.localhost`: OpenSSL (curl) does not match `*.localhost`, a wildcard over one label. */
 const DOMAIN = "tls.localhost";
 
-let dir = "";
-const files = { ca: "", cert: "", key: "" };
-let ca = "";
-
-function openssl(args: string[]): void {
-  const run = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${run.stderr.toString()}`);
-}
-
-/** A CA and a server certificate it signed, for 127.0.0.1, localhost and *.tls.localhost. */
-function makeCertificates(): void {
-  dir = mkdtempSync(join(tmpdir(), "tunnel2-tls-"));
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tunnel2 test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(dir, "server.ext"), [
-    `subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.${DOMAIN}`,
-    "basicConstraints=CA:FALSE",
-    "keyUsage=critical,digitalSignature",
-    "extendedKeyUsage=serverAuth",
-  ].join("\n") + "\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]);
-  files.ca = join(dir, "ca.pem");
-  files.cert = join(dir, "server.pem");
-  files.key = join(dir, "server.key");
-  ca = readFileSync(files.ca, "utf8");
-}
+let certs: TestCertificates;
 
 /** How each runtime's client is told to trust the test CA. */
-const trust = (runtime: Runtime): Record<string, string> => (runtime === "bun" ? { NODE_EXTRA_CA_CERTS: files.ca } : { DENO_CERT: files.ca });
+const trust = (runtime: Runtime): Record<string, string> => trustEnv(runtime, certs.ca);
 
 const startTlsEntry = (runtime: Runtime): Promise<Entry> =>
-  startEntry(runtime, { TUNNEL_DOMAIN: DOMAIN }, { args: ["--tls-cert", files.cert, "--tls-key", files.key] });
+  startEntry(runtime, { TUNNEL_DOMAIN: DOMAIN }, { args: ["--tls-cert", certs.cert, "--tls-key", certs.key] });
 
 const target = startTarget();
 const wsTarget = startWebSocketTarget();
 
-beforeAll(makeCertificates);
+/** A CA and a server certificate it signed, for 127.0.0.1, localhost and *.tls.localhost. */
+beforeAll(() => {
+  certs = makeCertificates(["IP:127.0.0.1", "DNS:localhost", `DNS:*.${DOMAIN}`]);
+});
 afterAll(async () => {
   await stopAll();
   target.stop();
   wsTarget.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  certs?.remove();
 });
 
 const pairings: [entry: Runtime, client: Runtime][] = [
@@ -86,7 +62,7 @@ describe.each(pairings)("TLS entry on %s, client on %s", (entryRuntime, clientRu
     test(`an HTTPS visitor (${version}) gets the target's answer`, async () => {
       const host = `${web}.${DOMAIN}`;
       const res = await curl([
-        version, "--cacert", files.ca, "--resolve", `${host}:${entry.port}:127.0.0.1`,
+        version, "--cacert", certs.ca, "--resolve", `${host}:${entry.port}:127.0.0.1`,
         "--data-binary", "hello over tls", `https://${host}:${entry.port}/echo?x=1`,
       ]);
       expect(res.stderr).toBe("");
@@ -104,7 +80,7 @@ describe.each(pairings)("TLS entry on %s, client on %s", (entryRuntime, clientRu
   test("a visitor's WebSocket over wss echoes text and binary", async () => {
     const ws = new WebSocket(`wss://127.0.0.1:${entry.port}/echo`, {
       headers: { host: `${sockets}.${DOMAIN}:${entry.port}` },
-      tls: { ca },
+      tls: { ca: certs.caPem },
     } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     const messages: (string | Uint8Array)[] = [];
@@ -131,7 +107,7 @@ describe.each(pairings)("TLS entry on %s, client on %s", (entryRuntime, clientRu
     const plain = await curl(["-m", "5", "-H", `Host: ${web}.${DOMAIN}:${entry.port}`, `http://127.0.0.1:${entry.port}/echo`]);
     expect(plain.code).not.toBe(0);
     expect(plain.head).not.toMatch(/^HTTP\//);
-    const ok = await curl(["--cacert", files.ca, `https://127.0.0.1:${entry.port}/healthz`]);
+    const ok = await curl(["--cacert", certs.ca, `https://127.0.0.1:${entry.port}/healthz`]);
     expect(new TextDecoder().decode(ok.body)).toBe("ok");
   });
 });
@@ -148,15 +124,15 @@ describe.each(["bun", "deno"] as Runtime[])("TLS, client on %s", (runtime) => {
   }, 20_000);
 
   test("the entry exits 2 with a clear message on a missing or non-PEM --tls-cert", async () => {
-    const missing = await runToEnd(runtime, "src/server.ts", ["--tls-cert", join(dir, "nope.pem"), "--tls-key", files.key], { PORT: "0" });
+    const missing = await runToEnd(runtime, "src/server.ts", ["--tls-cert", join(certs.dir, "nope.pem"), "--tls-key", certs.key], { PORT: "0" });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain(`Cannot read --tls-cert file "${join(dir, "nope.pem")}"`);
-    const notPem = join(dir, "not-pem.txt");
+    expect(missing.stderr).toContain(`Cannot read --tls-cert file "${join(certs.dir, "nope.pem")}"`);
+    const notPem = join(certs.dir, "not-pem.txt");
     writeFileSync(notPem, "this is not a certificate\n");
-    const wrong = await runToEnd(runtime, "src/server.ts", ["--tls-cert", notPem, "--tls-key", files.key], { PORT: "0" });
+    const wrong = await runToEnd(runtime, "src/server.ts", ["--tls-cert", notPem, "--tls-key", certs.key], { PORT: "0" });
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("is not PEM");
-    const alone = await runToEnd(runtime, "src/server.ts", ["--tls-cert", files.cert], { PORT: "0" });
+    const alone = await runToEnd(runtime, "src/server.ts", ["--tls-cert", certs.cert], { PORT: "0" });
     expect(alone.code).toBe(2);
     expect(alone.stderr).toContain("TLS needs both --tls-cert and --tls-key");
   });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { patternHash, startTarget } from "./helpers/target-server.ts";
+import { eventDelays, patternHash, startTarget } from "./helpers/target-server.ts";
 import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { curl, rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -180,17 +180,7 @@ describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntim
   test("server-sent events reach the visitor as they are written", async () => {
     const res = await visit(entry.port, session, "/sse?count=4&every=400");
     expect(res.headers.get("content-type")).toBe("text/event-stream");
-    const reader = res.body!.getReader();
-    const arrivals: number[] = [];
-    const decoder = new TextDecoder();
-    let text = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-      for (const m of text.matchAll(/data: event \d+ at (\d+)\n\n/g)) arrivals.push(Date.now() - Number(m[1]));
-      text = text.replace(/data: event \d+ at \d+\n\n/g, "");
-    }
+    const arrivals = await eventDelays(res.body!);
     expect(arrivals.length).toBe(4);
     // Each event arrives long before the next is written (400 ms apart).
     for (const delay of arrivals) expect(delay).toBeLessThan(300);

@@ -81,7 +81,7 @@ const UPLINK_SILENCE_MS = 15_000;
 export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   const { config, registry, log } = deps;
   const publicUrl = (session: string) => {
-    const port = deps.listenPort();
+    const port = config.publicPort ?? deps.listenPort();
     const portSuffix = port === 80 || port === 443 ? "" : `:${port}`;
     return `${config.publicScheme}://${session}.${config.domain}${portSuffix}`;
   };

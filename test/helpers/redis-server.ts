@@ -12,7 +12,8 @@ import type { Subprocess } from "bun";
 /** Whether redis-server is installed (the tests skip, saying so, when it is not). */
 export const hasRedis = Bun.which("redis-server") !== null;
 
-async function freePort(): Promise<number> {
+/** A port free on loopback now (the tests take it at once). */
+export async function freePort(): Promise<number> {
   return await new Promise((resolve) => {
     const server = createServer().listen(0, "127.0.0.1", () => {
       const port = (server.address() as { port: number }).port;

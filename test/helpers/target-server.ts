@@ -16,6 +16,22 @@ export function patternHash(total: number, chunk: number): string {
   return hash.digest("hex");
 }
 
+/**
+ * Reads a `/sse` answer to its end: for each event, how many milliseconds
+ * after the target wrote it it arrived.
+ */
+export async function eventDelays(body: ReadableStream<Uint8Array>): Promise<number[]> {
+  const delays: number[] = [];
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of body) {
+    text += decoder.decode(chunk, { stream: true });
+    for (const m of text.matchAll(/data: event \d+ at (\d+)\n\n/g)) delays.push(Date.now() - Number(m[1]));
+    text = text.replace(/data: event \d+ at \d+\n\n/g, "");
+  }
+  return delays;
+}
+
 export interface TargetState {
   /** Per request id (x-test-id header): events seen. */
   events: Map<string, string[]>;
