@@ -2,7 +2,7 @@
 FROM oven/bun:1.4.5-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Only the runtime dependencies (hono; uplot for the dashboard); the bun/deno npm packages are for development.
+# Only the runtime dependencies (hono; uplot for the dashboard; ioredis, loaded only with REDIS_URL); the bun/deno npm packages are for development.
 RUN bun install --production --ignore-scripts
 
 FROM oven/bun:1.4.5-slim

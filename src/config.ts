@@ -185,7 +185,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --trust-proxy 1|0          TRUST_PROXY              visitor address from Fly-Client-IP / X-Forwarded-For (on under Fly)
 Several entries (see README "Several entries"):
   --redis-url URL            REDIS_URL                share sessions with other entries through this Redis (unset: alone)
-  --peer-url URL             TUNNEL_PEER_URL          how other entries reach this one (Fly: derived; else from the listen address)
+  --peer-url URL             TUNNEL_PEER_URL          how other entries reach this one (Fly: derived; else the listen address, or the host name on 0.0.0.0/::)
                              TUNNEL_PEER_SECRET       proves forwarded requests come from an entry (default: derived from TUNNEL_SECRET)
                              TUNNEL_INSTANCE_ID       this entry's id (default FLY_MACHINE_ID, else generated)`;
 

@@ -9,7 +9,7 @@ import type { EntryState } from "./entry/proxy.ts";
 import type { EntryRuntime, ServerHandle } from "./entry/entry-runtime.ts";
 import { drainEntry } from "./entry/drain.ts";
 import { SessionRegistry } from "./entry/session-registry.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { runtimeName } from "./adapter/runtime-name.ts";
 import type { EntryCluster } from "./cluster/entry-cluster.ts";
 import type { ClientRuntime } from "./client/client-runtime.ts";
@@ -28,10 +28,24 @@ async function loadPeerFetch(): Promise<ClientRuntime> {
     : (await import("./adapter/deno/target-fetch.ts")).denoClientRuntime;
 }
 
-/** Without TUNNEL_PEER_URL (and off Fly): this machine's name, or the listen address when it is a specific one. */
-function defaultPeerUrl(listenHost: string, port: number, tls: boolean): string {
+/**
+ * Without TUNNEL_PEER_URL (and off Fly): the listen address when it is a
+ * specific one, else this machine's host name (loopback when the runtime may
+ * not read it: Deno without --allow-sys).
+ */
+function defaultPeerUrl(listenHost: string, port: number, tls: boolean, log: Logger): string {
   const wildcard = listenHost === "0.0.0.0" || listenHost === "::" || listenHost === "";
-  const host = wildcard ? machineName() : listenHost;
+  let host = listenHost;
+  if (wildcard) {
+    try {
+      host = machineName();
+    } catch (err) {
+      host = "127.0.0.1";
+      log.warn("cannot read this machine's host name: other entries are told 127.0.0.1; set TUNNEL_PEER_URL", {
+        error: (err as Error).message,
+      });
+    }
+  }
   return `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
@@ -74,7 +88,7 @@ async function main(): Promise<void> {
   }
   let cluster: EntryCluster | undefined;
   if (config.cluster) {
-    const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined);
+    const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined, log);
     const { startCluster } = await import("./cluster/start-cluster.ts");
     cluster = startCluster({
       config,
