@@ -48,7 +48,8 @@ describe("clientConfig()", () => {
   test("names what is missing or wrong", () => {
     expect(() => clientConfig([], {})).toThrow("Missing --session");
     expect(() => clientConfig(base.map((a) => (a === "my-app" ? "My_App" : a)), {})).toThrow("Invalid session name");
-    expect(() => clientConfig(base.map((a) => (a === "http://127.0.0.1:3000" ? "localhost:3000" : a)), {})).toThrow("Invalid --to");
+    expect(() => clientConfig(base.map((a) => (a === "http://127.0.0.1:3000" ? "ftp://localhost:3000" : a)), {})).toThrow("Invalid --to");
+    expect(() => clientConfig(base.map((a) => (a === "http://127.0.0.1:3000" ? "70000" : a)), {})).toThrow("--to");
     expect(() => clientConfig([...base, "--uplinks", "0"], {})).toThrow("--uplinks");
   });
 
@@ -84,5 +85,15 @@ describe("clientConfig()", () => {
       expect(() => clientConfig(rest, {})).toThrow("Missing --server (or TUNNEL_SERVER)");
       expect(() => clientConfig(["--server", " , ", ...rest], {})).toThrow("Missing --server");
     });
+  });
+
+  test("a target by port alone or localhost means either loopback address", () => {
+    const to = (target: string) => clientConfig(base.map((a) => (a === "http://127.0.0.1:3000" ? target : a)), {});
+    for (const target of ["3000", "localhost:3000", "http://localhost:3000"]) {
+      expect(to(target).target.href).toBe("http://127.0.0.1:3000/");
+      expect(to(target).localPort).toBe(true);
+    }
+    expect(to("https://127.0.0.1:8443").localPort).toBe(false);
+    expect(to("192.168.1.5:8080").target.href).toBe("http://192.168.1.5:8080/");
   });
 });

@@ -104,6 +104,12 @@ export interface ClientConfig {
   token: string;
   /** The local target, e.g. http://127.0.0.1:3000. Env TUNNEL_TARGET. */
   target: URL;
+  /**
+   * The target was named by port only (`3000`, `localhost:3000`,
+   * `http://localhost:3000`): `target` is its 127.0.0.1 form, and the client
+   * uses ::1 instead when only that answers.
+   */
+  localPort: boolean;
   /** Uplinks to open. Env TUNNEL_UPLINKS, default 2. */
   uplinks: number;
   /** Concurrent requests to the target; more wait in line. Env TUNNEL_MAX_CONNS, default 1024. */
@@ -392,7 +398,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     servers: serverList((f.server as string[] | undefined) ?? (env.TUNNEL_SERVER === undefined ? [] : [env.TUNNEL_SERVER])),
     session,
     token,
-    target: httpUrl("--to (or TUNNEL_TARGET)", str("to", "TUNNEL_TARGET")),
+    ...localTarget("--to (or TUNNEL_TARGET)", str("to", "TUNNEL_TARGET")),
     uplinks: integer("--uplinks (TUNNEL_UPLINKS)", str("uplinks", "TUNNEL_UPLINKS"), 2, 1, 64),
     maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 1024, 1, 100_000),
     windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
@@ -417,6 +423,26 @@ function serverList(values: string[]): URL[] {
   }
   if (byOrigin.size === 0) throw new ConfigError(`Missing ${name}`);
   return [...byOrigin.values()];
+}
+
+/**
+ * A target as users write it: a port (`3000`), `host:port`, or a URL. A
+ * port alone, or `localhost` with a port, means this machine's loopback on
+ * whichever of 127.0.0.1 and ::1 the app listens on (`localPort`).
+ */
+export function localTarget(name: string, raw: string | undefined): { target: URL; localPort: boolean } {
+  if (raw === undefined || raw === "") throw new ConfigError(`Missing ${name}`);
+  let text = raw.trim();
+  if (/^\d+$/.test(text)) text = `localhost:${text}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `http://${text}`;
+  const target = httpUrl(name, text);
+  if (target.port === "" && /^\d+$/.test(raw.trim())) throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)}`);
+  if (target.port !== "" && (Number(target.port) < 1 || Number(target.port) > 65535)) {
+    throw new ConfigError(`Invalid ${name}: port ${target.port} (expected 1-65535)`);
+  }
+  const localPort = target.hostname === "localhost";
+  if (localPort) target.hostname = "127.0.0.1";
+  return { target, localPort };
 }
 
 function logFormat(raw: string | undefined): "text" | "json" {

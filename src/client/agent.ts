@@ -7,6 +7,7 @@ import { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { firstServer, nextServer } from "./server-choice.ts";
 import { runUplink } from "./uplink-connection.ts";
+import { LocalTarget } from "./local-target.ts";
 
 /** The same warning is logged at most once per this interval; the rest are counted. */
 const WARN_EVERY_MS = 5_000;
@@ -59,25 +60,31 @@ export function startAgent(
   runtime: ClientRuntime,
   log: Logger,
   events: AgentEvents,
-): { stop(): void; status(): AgentStatus } {
+): { stop(): Promise<void>; status(): AgentStatus } {
   const stats = new MemoryMetrics();
   let uplinksUp = 0;
   const uplinkServers: (string | undefined)[] = Array.from({ length: config.uplinks }, () => undefined);
   let lastError: string | undefined;
+  // A target named by port: whichever of 127.0.0.1 and ::1 the app listens on.
+  const local = config.localPort ? new LocalTarget(config.target) : undefined;
+  local?.probe();
   const deps = {
-    target: config.target,
+    get target() {
+      return local?.url ?? config.target;
+    },
+    onTargetUnreachable: () => local?.probe(),
     fetchTarget: runtime.createTargetFetch(config.maxConnections),
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),
     onAnswered: (status: number, ms: number) => {
       stats.request("client", status, ms);
-      if (status === 502) lastError = `target unreachable (${config.target.origin})`;
+      if (status === 502) lastError = `target unreachable (${deps.target.origin})`;
     },
     warn: throttledWarn(log),
   };
   let stopped = false;
   let announced = false;
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const stopping = new AbortController();
 
   const keepUp = async (index: number) => {
     let choice = firstServer();
@@ -94,7 +101,7 @@ export function startAgent(
           // The URL the entry announces: the same session whichever entry it is.
           events.onReady(welcome.url);
         }
-      });
+      }, stopping.signal);
       if (welcomedAt !== undefined) {
         uplinksUp--;
         uplinkServers[index] = undefined;
@@ -125,21 +132,26 @@ export function startAgent(
         reason: end.reason || undefined,
         retryInMs: delay,
       });
+      // Ends early when the client stops.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
+        const done = () => {
+          clearTimeout(timer);
+          stopping.signal.removeEventListener("abort", done);
           resolve();
-        }, delay);
-        timers.add(timer);
+        };
+        const timer = setTimeout(done, delay);
+        stopping.signal.addEventListener("abort", done, { once: true });
       });
     }
   };
-  for (let i = 0; i < config.uplinks; i++) keepUp(i);
+  const loops = Array.from({ length: config.uplinks }, (_, i) => keepUp(i));
   return {
     stop() {
       stopped = true;
       stats.close();
-      for (const timer of timers) clearTimeout(timer);
+      stopping.abort();
+      // Each uplink closes with 1000 and waits (at most 500 ms) for the entry's answer.
+      return Promise.all(loops).then(() => {});
     },
     status() {
       const recent = stats.recent("client");

@@ -11,7 +11,10 @@ const LONG_LIVED_MS = 1000;
 
 /** Everything forwarding needs besides the stream. */
 export interface ForwarderDeps {
-  target: URL;
+  /** Read per request: a target named by port may move between 127.0.0.1 and ::1. */
+  readonly target: URL;
+  /** The target could not be reached (to look for it again). */
+  onTargetUnreachable?: () => void;
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
   limiter: ConcurrencyLimiter;
   /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
@@ -126,6 +129,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
     } catch (err) {
       if (!abort.signal.aborted) {
         deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
+        deps.onTargetUnreachable?.();
         stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
         deps.onAnswered?.(502, performance.now() - started);
       }

@@ -43,6 +43,8 @@ export function runUplink(
   server: URL,
   deps: ForwarderDeps & { openWebSocket: (url: string) => UplinkWebSocket },
   onWelcome: (welcome: Welcome) => void,
+  /** Aborted when the client stops: the uplink closes normally (1000), after the entry confirms or 500 ms. */
+  stop?: AbortSignal,
 ): Promise<UplinkEnd> {
   return new Promise((resolve) => {
     const ws = deps.openWebSocket(connectUrl(server));
@@ -136,5 +138,17 @@ export function runUplink(
       failure = event.message ?? "";
     };
     ws.onclose = (event) => finish(event.code, event.reason || failure);
+    stop?.addEventListener("abort", () => {
+      if (ended) return;
+      const closed = ws.onclose;
+      const settle = setTimeout(() => finish(1000, "Client stopped"), 500);
+      // Resolved once the entry answers the close: it then logs a normal disconnect.
+      ws.onclose = (event) => {
+        clearTimeout(settle);
+        closed?.(event);
+      };
+      mux?.close(new Error("Client stopped"));
+      ws.close(1000, "Client stopped");
+    }, { once: true });
   });
 }

@@ -29,6 +29,7 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
   } catch (err) {
     if (!abort.signal.aborted) {
       deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
+      deps.onTargetUnreachable?.();
       stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
       deps.onAnswered?.(502, performance.now() - started);
     }
