@@ -91,6 +91,7 @@ describe.each(["bun", "deno"] as Runtime[])("tunnel2 on %s", (runtime) => {
     const port = await freePort();
     const client = await spawnUntil(cli(runtime, ["http", String(port), "--server", server()]), env, /Forwarding (\S+) ->/);
     const session = sessionOf(client.match[1]);
+    await eventually(() => (client.output().includes("nothing answers at") ? true : undefined));
     const down = await visit(entry.port, session, "/");
     expect(down.status).toBe(502);
     expect(await down.text()).toContain("could not be reached");

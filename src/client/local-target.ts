@@ -6,7 +6,7 @@ const PROBE_TIMEOUT_MS = 500;
 const PROBE_EVERY_MS = 1000;
 
 /** Whether something accepts a TCP connection at host:port. */
-function answers(host: string, port: number): Promise<boolean> {
+export function answers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (ok: boolean) => {
@@ -58,4 +58,11 @@ export class LocalTarget {
     })().finally(() => (this.#probing = undefined));
     return this.#probing;
   }
+}
+
+/** Whether the target (or, for a port alone, either loopback address) accepts connections now. */
+export async function targetAnswers(target: URL, localPort: boolean): Promise<boolean> {
+  const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
+  if (localPort) return (await Promise.all([answers("127.0.0.1", port), answers("::1", port)])).some(Boolean);
+  return await answers(target.hostname.replace(/^\[|\]$/g, ""), port);
 }

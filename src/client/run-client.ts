@@ -8,6 +8,7 @@ import process from "node:process";
 import { type AgentStatus, startAgent } from "./agent.ts";
 import type { ClientRuntime } from "./client-runtime.ts";
 import { uplinksOn } from "./server-choice.ts";
+import { targetAnswers } from "./local-target.ts";
 import type { ClientConfig } from "../config.ts";
 import { createLogger, escapeControls } from "../log.ts";
 import { runtimeName } from "../adapter/runtime-name.ts";
@@ -56,6 +57,11 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
           console.log(escapeControls(`Forwarding ${url} -> ${to}`));
           if (options.dashboard) console.log(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
         }
+        targetAnswers(config.target, config.localPort).then((up) => {
+          if (!up) {
+            log.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`);
+          }
+        });
         if (++ready === configs.length && format === "text" && process.stdout.isTTY) {
           console.log("Ctrl-C to stop");
           startStatusLine(() => agents.map(({ session, agent }) => ({ session, status: agent.status() })));
