@@ -2,8 +2,10 @@
 FROM oven/bun:1.4.5-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Only the runtime dependencies (hono; uplot for the dashboard; ioredis, loaded only with REDIS_URL); the bun/deno npm packages are for development.
-RUN bun install --production --ignore-scripts
+# Only the runtime dependencies (hono; uplot for the dashboard; ioredis, loaded only with REDIS_URL). The `bun` npm
+# package (a dependency for the npm-installed tunnel2 command) is not needed here: --omit=optional leaves out its
+# 100 MB platform binary, and --ignore-scripts its install step; the image's own Bun runs the entry.
+RUN bun install --production --ignore-scripts --omit=optional
 
 FROM oven/bun:1.4.5-slim
 WORKDIR /app

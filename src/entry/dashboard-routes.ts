@@ -1,50 +1,45 @@
 import type { Hono } from "hono";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import type { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { LiveFeed, type LiveFeedOptions } from "./live-feed.ts";
 
-/** A static file of the dashboard: where it is and what it is served as. */
+/** A static file of the dashboard: how to load its text, and what it is served as. */
 interface Asset {
-  /** Undefined when the file cannot be found (uPlot not installed). */
-  url: URL | undefined;
+  load: () => Promise<{ default: string }>;
   type: string;
 }
 
-const require = createRequire(import.meta.url);
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
 
-function uplotAsset(file: string): URL | undefined {
-  try {
-    return pathToFileURL(require.resolve(`uplot/dist/${file}`));
-  } catch {
-    return undefined;
-  }
-}
+/*
+ * The files are text imports with literal specifiers, loaded on first use:
+ * Bun and Deno read them from disk when run from the sources or an installed
+ * package, and `bun build --compile` / `deno compile` embed them in the
+ * single-file executable (nothing is read from disk there). uPlot comes from
+ * its npm package (no CDN, no build step of ours).
+ */
 
-/** Served under /dashboard/: our page's files, and uPlot from its npm package (no CDN, no build). */
+/** Served under /dashboard/. */
 const ASSETS: Record<string, Asset | undefined> = {
-  "dashboard.js": { url: new URL("./dashboard/dashboard.js", import.meta.url), type: "text/javascript; charset=utf-8" },
-  "dashboard.css": { url: new URL("./dashboard/dashboard.css", import.meta.url), type: "text/css; charset=utf-8" },
-  "uPlot.iife.min.js": { url: uplotAsset("uPlot.iife.min.js"), type: "text/javascript; charset=utf-8" },
-  "uPlot.min.css": { url: uplotAsset("uPlot.min.css"), type: "text/css; charset=utf-8" },
+  "dashboard.js": { load: () => import("./dashboard/dashboard.js", { with: { type: "text" } }), type: JS },
+  "dashboard.css": { load: () => import("./dashboard/dashboard.css", { with: { type: "text" } }), type: CSS },
+  "uPlot.iife.min.js": { load: () => import("uplot/dist/uPlot.iife.min.js", { with: { type: "text" } }), type: JS },
+  "uPlot.min.css": { load: () => import("uplot/dist/uPlot.min.css", { with: { type: "text" } }), type: CSS },
 };
-const PAGE: Asset = { url: new URL("./dashboard/index.html", import.meta.url), type: "text/html; charset=utf-8" };
+const PAGE: Asset = { load: () => import("./dashboard/index.html", { with: { type: "text" } }), type: "text/html; charset=utf-8" };
 
 const cache = new Map<string, Uint8Array<ArrayBuffer>>();
 
-function serveAsset(asset: Asset | undefined, name: string): Response {
-  if (!asset?.url) {
-    return new Response(`Dashboard file ${name} is missing: run \`npm ci\` (uPlot comes from node_modules)\n`, { status: 500 });
-  }
-  let bytes = cache.get(asset.url.href);
+async function serveAsset(asset: Asset, name: string): Promise<Response> {
+  let bytes = cache.get(name);
   if (!bytes) {
     try {
-      bytes = new Uint8Array(readFileSync(asset.url));
+      bytes = new TextEncoder().encode((await asset.load()).default) as Uint8Array<ArrayBuffer>;
     } catch (err) {
-      return new Response(`Dashboard file ${name} cannot be read: ${(err as Error).message}\n`, { status: 500 });
+      const hint = name.startsWith("uPlot") ? " (uPlot comes from node_modules: run `npm ci`)" : "";
+      return new Response(`Dashboard file ${name} cannot be loaded${hint}: ${(err as Error).message}\n`, { status: 500 });
     }
-    cache.set(asset.url.href, bytes);
+    cache.set(name, bytes);
   }
   return new Response(bytes, { headers: { "content-type": asset.type, "cache-control": "no-cache" } });
 }
@@ -61,7 +56,8 @@ export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: Dashboa
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/dashboard/:file", (c) => {
     const name = c.req.param("file");
-    return Object.hasOwn(ASSETS, name) ? serveAsset(ASSETS[name], name) : c.text(`Not found: ${c.req.path}\n`, 404);
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+    return asset ? serveAsset(asset, name) : c.text(`Not found: ${c.req.path}\n`, 404);
   });
   app.get("/api/live", (c) => {
     const body = live.open();

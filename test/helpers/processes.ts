@@ -34,10 +34,16 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: { text: string 
   }
 }
 
-/** Spawns and resolves once `ready` matches the combined output. */
-export async function spawnUntil(cmd: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Started & { match: RegExpMatchArray }> {
+/** Spawns (in `cwd`, the repository by default) and resolves once `ready` matches the combined output. */
+export async function spawnUntil(
+  cmd: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 20_000,
+  cwd = ROOT,
+): Promise<Started & { match: RegExpMatchArray }> {
   const proc = Bun.spawn(cmd, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, NO_COLOR: "1", ...env },
     stdin: "ignore",
     stdout: "pipe",
