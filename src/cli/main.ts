@@ -25,7 +25,7 @@ Usage:
   tunnel2 serve [entry options]               run the entry (tunnel2 serve --help)
   tunnel2 token SESSION                       print a session's token (needs TUNNEL_SECRET)
   tunnel2 config set-server URL               save the entry to use
-  tunnel2 config add-token SESSION TOKEN|-    save a session's token (- reads it from stdin)
+  tunnel2 config add-token SESSION -          save a session's token (typed unseen, or piped in)
   tunnel2 config add-tunnel SESSION TARGET    save a tunnel for tunnel2 start
   tunnel2 config remove-tunnel SESSION
   tunnel2 config show | path
@@ -39,7 +39,7 @@ const HTTP_USAGE = `Usage: tunnel2 http PORT|HOST:PORT|URL [options]
   --session NAME       TUNNEL_SESSION  session name [a-z0-9-]{1,63} (default: a random one,
                                        which only entries without TUNNEL_SECRET accept)
   --token TOKEN        TUNNEL_TOKEN    the session's token (default: the config file's;
-                                       prefer  tunnel2 config add-token  to typing it here)
+                                       prefer  tunnel2 config add-token SESSION -  to typing it here)
   --uplinks N, --max-conns N, --window-bytes N, --log-format text|json  as for the client
 Example: tunnel2 config set-server https://tunnel.example.com && tunnel2 http 3000`;
 
@@ -112,11 +112,13 @@ async function httpCommand(args: string[], env: Env): Promise<void> {
   if (args.includes("--help") || args.includes("-h")) return void console.log(HTTP_USAGE);
   const file = readConfigFile(configPath(env));
   const servers = takeAll(args, "server");
-  const session = takeOption(args, "session") ?? env.TUNNEL_SESSION ?? randomSessionName();
+  const session = takeOption(args, "session") ?? (env.TUNNEL_SESSION || randomSessionName());
   if (!SESSION_NAME_PATTERN.test(session)) {
     throw new ConfigError(`Invalid session name: ${JSON.stringify(session)} (use 1-63 of a-z, 0-9 and -)`);
   }
-  const token = takeOption(args, "token") ?? env.TUNNEL_TOKEN ?? file.tokens[session];
+  const flagToken = takeOption(args, "token");
+  if (flagToken !== undefined) console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", session));
+  const token = flagToken ?? (env.TUNNEL_TOKEN || file.tokens[session]); // an empty variable counts as unset
   const rest = clientOptions(args);
   const unknown = args.find((a) => a.startsWith("-"));
   if (unknown) throw new ConfigError(`Unknown option ${unknown} (tunnel2 http --help lists them)`);
@@ -146,10 +148,42 @@ async function startCommand(args: string[], env: Env): Promise<void> {
   await runTunnels(configs, { dashboard: true });
 }
 
-async function readStdin(): Promise<string> {
-  let text = "";
-  for await (const chunk of process.stdin) text += chunk;
-  return text.trim();
+const TOKEN_ON_COMMAND_LINE =
+  "Note: a token on the command line shows in ps, in shell history and in what npm run and deno task print: save it once with  tunnel2 config add-token SESSION -  (or set TUNNEL_TOKEN)";
+
+/**
+ * A token from stdin: on a terminal, one line read without echo (so it stays
+ * out of the scrollback); else all of stdin (a pipe or a file).
+ */
+async function readToken(session: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    let text = "";
+    for await (const chunk of stdin) text += chunk;
+    return text.trim();
+  }
+  process.stderr.write(`Token of session "${session}" (not shown; Enter when done): `);
+  stdin.setRawMode(true);
+  let token = "";
+  const done = (code?: number) => {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write("\n");
+    if (code !== undefined) process.exit(code);
+  };
+  for await (const chunk of stdin) {
+    for (const ch of String(chunk)) {
+      if (ch === "\r" || ch === "\n" || ch === "\x04") {
+        done();
+        return token.trim();
+      }
+      if (ch === "\x03") done(130); // Ctrl-C
+      if (ch === "\x7f" || ch === "\b") token = token.slice(0, -1);
+      else if (ch >= " ") token += ch;
+    }
+  }
+  done();
+  return token.trim();
 }
 
 async function configCommand(args: string[], env: Env): Promise<void> {
@@ -182,12 +216,14 @@ async function configCommand(args: string[], env: Env): Promise<void> {
       return;
     }
     case "add-token": {
-      arity(2, "add-token SESSION TOKEN   (or - to read the token from stdin)");
-      const token = rest[1] === "-" ? await readStdin() : rest[1];
+      arity(2, "add-token SESSION -   (the token typed unseen, or piped in; TOKEN in place of - works but shows in ps)");
+      const name = session(rest[0]);
+      if (rest[1] !== "-") console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", name));
+      const token = rest[1] === "-" ? await readToken(name) : rest[1];
       if (!token) throw new ConfigError("Empty token");
       const file = readConfigFile(path);
-      writeConfigFile(path, { ...file, tokens: { ...file.tokens, [session(rest[0])]: token } });
-      console.log(`Saved the token of session "${rest[0]}" in ${path} (readable by you only)`);
+      writeConfigFile(path, { ...file, tokens: { ...file.tokens, [name]: token } });
+      console.log(`Saved the token of session "${name}" in ${path} (readable by you only)`);
       return;
     }
     case "add-tunnel": {

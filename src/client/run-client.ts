@@ -68,7 +68,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         }
       },
       onRefused(reason) {
-        console.error(escapeControls(`Refused by the entry: ${reason}${refusalHint(reason, config)}`));
+        console.error(`${escapeControls(`Refused by the entry: ${reason}`)}${refusalHint(reason, config)}`);
         process.exit(1);
       },
     });
@@ -89,7 +89,8 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
 /** What to do about a refusal, when we can tell. */
 function refusalHint(reason: string, config: ClientConfig): string {
   if (/invalid token/i.test(reason)) {
-    return `\n  This entry needs the session's token: tunnel2 config add-token ${config.session} TOKEN (its operator prints it with \`tunnel2 token ${config.session}\`)`;
+    // The session name is checked ([a-z0-9-]): safe to print as it is.
+    return `\n  This entry needs the session's token: save it with  tunnel2 config add-token ${config.session} -  (its operator prints it with  tunnel2 token ${config.session})`;
   }
   return "";
 }
