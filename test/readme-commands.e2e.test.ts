@@ -40,11 +40,16 @@ interface Launch {
   prefix: string[];
 }
 
+/** Set once the README has installed the packed tarball globally (commands are checked in README order). */
+let installedGlobally = false;
+
 /** Checks one command; returns how it launches our code, if it does. Throws with the reason when it would not work. */
 function check(command: string): Launch | undefined {
   const w = words(command);
   const [program, ...args] = w;
   if (program === undefined) return undefined; // assignments only
+  // `npm install -g ./tunnel2-*.tgz` (the Install section) puts tunnel2 itself on PATH.
+  if (program === "tunnel2" && installedGlobally) return undefined;
   if (["bun", "deno", "bunx", "tunnel2"].includes(program)) {
     throw new Error(`${command}: ${program} is not on a Node-only PATH (use npm run, npx or node_modules/.bin)`);
   }
@@ -53,7 +58,8 @@ function check(command: string): Launch | undefined {
   if (program === "npm") {
     const i = args.findIndex((a) => !a.startsWith("-"));
     const verb = args[i];
-    if (verb === "ci" || verb === "install") return undefined;
+    if (verb === "install" && args.includes("-g") && args.some((a) => /tunnel2-.*\.tgz$/.test(a))) installedGlobally = true;
+    if (verb === "ci" || verb === "install" || verb === "pack") return undefined;
     const script = verb === "run" ? args.slice(i + 1).find((a) => !a.startsWith("-"))! : verb;
     if (!(script in scripts)) throw new Error(`${command}: no npm script "${script}"`);
     if (!["tunnel2", "serve", "client", "token"].includes(script)) return undefined; // npm start, npm test: not with --help
