@@ -2,7 +2,11 @@
  * Benchmarks: `bun run bench/run.ts [scenario…] [--quick] [--runtime=bun|deno]`.
  *
  * Scenarios: origin, throughput, open-loop, bulk, head-of-line, memory,
- * metrics-cost, ws-echo, cluster (all by default). cluster (two entries sharing
+ * metrics-cost, ws-echo, cluster, cpu (all by default). cpu (issue 13): µs of
+ * CPU per small request for each process (entry, client, the one-hop proxy,
+ * the target), next to RPS, at c=50 and c=10, after an 8 s warm-up of each
+ * system, in rotating rounds; ~3 min per runtime (`cpu --quick`: ~1 min,
+ * Bun only unless --runtime says). cluster (two entries sharing
  * a session through a throwaway redis-server: local vs forwarded requests, and
  * recovery after kill -9 of the holding entry) needs redis-server on PATH and
  * is skipped, saying so, without it. Everything runs on loopback and is

@@ -17,8 +17,8 @@ export interface System {
   name: string;
   url: string;
   host: string;
-  /** Processes whose memory we report. */
-  pids: { entry?: number; client?: number };
+  /** Its own processes (memory and CPU are read from them). */
+  pids: { entry?: number; client?: number; proxy?: number };
   /** Stops the system's own processes (not the target). */
   stop(): Promise<void>;
 }
@@ -31,16 +31,22 @@ function stopper(...procs: Proc[]): () => Promise<void> {
   };
 }
 
-function run(runtime: Runtime, script: string): string[] {
-  const path = join(ROOT, script);
-  return runtime === "bun"
-    ? [process.execPath, "run", path]
-    : [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort", path];
+/** Runtime flags (before the script) and environment for one process, e.g. a profiler's. */
+export interface Extras {
+  args?: string[];
+  env?: Record<string, string>;
 }
 
-export async function startTarget(): Promise<{ port: number }> {
+function run(runtime: Runtime, script: string, args: string[] = []): string[] {
+  const path = join(ROOT, script);
+  return runtime === "bun"
+    ? [process.execPath, ...args, "run", path]
+    : [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort", ...args, path];
+}
+
+export async function startTarget(): Promise<{ port: number; pid: number }> {
   const t = await spawnUntil([process.execPath, "run", join(ROOT, "bench/target.ts")], { PORT: "0" }, /target listening on (\d+)/);
-  return { port: Number(t.match[1]) };
+  return { port: Number(t.match[1]), pid: t.proc.pid };
 }
 
 export function direct(targetPort: number): System {
@@ -54,23 +60,23 @@ export async function startProxy(targetPort: number): Promise<System> {
     /proxy listening on (\d+)/,
   );
   const port = Number(p.match[1]);
-  return { name: "one-hop fetch proxy (Bun)", url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, pids: {}, stop: stopper(p.proc) };
+  return { name: "one-hop fetch proxy (Bun)", url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, pids: { proxy: p.proc.pid }, stop: stopper(p.proc) };
 }
 
 const ENTRY_READY = /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/;
 
 /** Starts an entry on a free loopback port; `ready` must capture the port. */
-async function spawnEntry(runtime: Runtime, dir: string, env: Record<string, string>, ready = ENTRY_READY) {
-  const entry = await spawnUntil(run(runtime, `${dir}/server.ts`), { PORT: "0", HOSTNAME: "127.0.0.1", ...env }, ready);
+async function spawnEntry(runtime: Runtime, dir: string, env: Record<string, string>, ready = ENTRY_READY, extras: Extras = {}) {
+  const entry = await spawnUntil(run(runtime, `${dir}/server.ts`, extras.args), { PORT: "0", HOSTNAME: "127.0.0.1", ...env, ...extras.env }, ready);
   return { proc: entry.proc, port: Number(entry.match[1]) };
 }
 
 /** Starts a client for `session` with `--server servers` (one entry's URL, or several comma-separated). */
-async function spawnClient(runtime: Runtime, dir: string, servers: string, session: string, targetPort: number) {
+async function spawnClient(runtime: Runtime, dir: string, servers: string, session: string, targetPort: number, extras: Extras = {}) {
   return await spawnUntil(
-    [...run(runtime, `${dir}/client.ts`), "--server", servers, "--session", session, "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
+    [...run(runtime, `${dir}/client.ts`, extras.args), "--server", servers, "--session", session, "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
     // Bun caps concurrent fetches at 256 unless told otherwise; match the client's default bound.
-    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024" },
+    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024", ...extras.env },
     /Forwarding (\S+) ->/,
   );
 }
@@ -81,10 +87,11 @@ export async function startTunnel(
   writer: Writer = "stream",
   entryEnv: Record<string, string> = {},
   clientRuntime: Runtime = runtime,
+  extras: { entry?: Extras; client?: Extras } = {},
 ): Promise<System> {
   const dir = writer === "locked-flush" ? "bench/locked-flush" : "src";
-  const entry = await spawnEntry(runtime, dir, entryEnv);
-  const client = await spawnClient(clientRuntime, dir, `http://127.0.0.1:${entry.port}`, "bench", targetPort);
+  const entry = await spawnEntry(runtime, dir, entryEnv, ENTRY_READY, extras.entry);
+  const client = await spawnClient(clientRuntime, dir, `http://127.0.0.1:${entry.port}`, "bench", targetPort, extras.client);
   const name = writer === "locked-flush" ? `locked-flush baseline (${runtime})` : `tunnel2 ${runtime}`;
   return {
     name,
@@ -160,15 +167,6 @@ export async function rssMiB(pid: number): Promise<number> {
 export { stopAll };
 /** A throwaway redis-server on loopback (the cluster tests' own). */
 export { hasRedis, startRedis } from "../../test/helpers/redis-server.ts";
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
-export async function cpuMs(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
 
 /** Runs bench/metrics-micro.ts under `runtime`: the metrics' own work per request, in ns. */
 export async function metricsWorkPerRequestNs(runtime: Runtime): Promise<number> {
