@@ -84,7 +84,10 @@ if (globalThis.Bun !== undefined || globalThis.Deno !== undefined) {
 } else {
   // The dependencies are installed next to this package: never fetch any at run time. The working
   // directory is the user's, not ours: its .env and bunfig.toml (preload scripts) are not for tunnel2.
-  const child = spawn(findBun(), ["--no-install", "--no-env-file", `--config=${devNull}`, MAIN, ...args], { stdio: "inherit" });
+  // mimalloc keeps freed pages rather than returning them at once: its madvise calls and the
+  // page faults after them were ~10 % of a tunnel process's CPU (bench/RESULTS.md, issue 13).
+  const env = { MIMALLOC_PURGE_DELAY: "-1", ...process.env };
+  const child = spawn(findBun(), ["--no-install", "--no-env-file", `--config=${devNull}`, MAIN, ...args], { stdio: "inherit", env });
   const lastSent = new Map();
   const forward = (signal) => {
     const now = Date.now();

@@ -30,7 +30,7 @@ function run(script: string, args: string[]) {
   const cmd = runtime === "bun"
     ? [process.execPath, "run", `${here}${script}`, ...args]
     : [process.execPath, "run", "-A", "--unstable-no-legacy-abort", `${here}${script}`, ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { ...process.env, PORT: String(ENTRY_PORT) } });
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { MIMALLOC_PURGE_DELAY: "-1", ...process.env, PORT: String(ENTRY_PORT) } });
   child.on("exit", (code) => {
     if (code !== null && code !== 0) {
       console.error(`${script} exited with ${code}`);

@@ -63,11 +63,19 @@ export async function startProxy(targetPort: number): Promise<System> {
   return { name: "one-hop fetch proxy (Bun)", url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, pids: { proxy: p.proc.pid }, stop: stopper(p.proc) };
 }
 
+/**
+ * What tunnel2's own launchers (bin/tunnel2.mjs, the npm scripts, the Dockerfile)
+ * give Bun processes: mimalloc keeps freed pages instead of returning them at
+ * once (its madvise calls and the page faults after them were 9–11 % of each
+ * process's CPU; see RESULTS.md "CPU per request").
+ */
+export const TUNNEL_PROCESS_ENV: Record<string, string> = { MIMALLOC_PURGE_DELAY: "-1" };
+
 const ENTRY_READY = /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/;
 
 /** Starts an entry on a free loopback port; `ready` must capture the port. */
 async function spawnEntry(runtime: Runtime, dir: string, env: Record<string, string>, ready = ENTRY_READY, extras: Extras = {}) {
-  const entry = await spawnUntil(run(runtime, `${dir}/server.ts`, extras.args), { PORT: "0", HOSTNAME: "127.0.0.1", ...env, ...extras.env }, ready);
+  const entry = await spawnUntil(run(runtime, `${dir}/server.ts`, extras.args), { PORT: "0", HOSTNAME: "127.0.0.1", ...TUNNEL_PROCESS_ENV, ...env, ...extras.env }, ready);
   return { proc: entry.proc, port: Number(entry.match[1]) };
 }
 
@@ -76,7 +84,7 @@ async function spawnClient(runtime: Runtime, dir: string, servers: string, sessi
   return await spawnUntil(
     [...run(runtime, `${dir}/client.ts`, extras.args), "--server", servers, "--session", session, "--token", "bench", "--to", `http://127.0.0.1:${targetPort}`],
     // Bun caps concurrent fetches at 256 unless told otherwise; match the client's default bound.
-    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024", ...extras.env },
+    { BUN_CONFIG_MAX_HTTP_REQUESTS: "1024", ...TUNNEL_PROCESS_ENV, ...extras.env },
     /Forwarding (\S+) ->/,
   );
 }
