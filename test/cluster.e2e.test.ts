@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { PeerSigner } from "../src/cluster/peer-signature.ts";
 import { type Entry, type Runtime, type Started, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { hasRedis, startRedis, type TestRedis } from "./helpers/redis-server.ts";
-import { eventDelays, patternHash, startTarget } from "./helpers/target-server.ts";
+import { eventDelays, patternHash, readHashed, startTarget } from "./helpers/target-server.ts";
 import { rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
 import { startWebSocketTarget, type WebSocketTarget } from "./helpers/websocket-target.ts";
 import { eventually } from "./helpers/wait.ts";
@@ -96,14 +96,7 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       expect(up.hash).toBe(createHash("sha256").update(body).digest("hex"));
       const res = await visit(b.port, session, `/download?bytes=${size}`);
       expect(res.status).toBe(200);
-      const hash = createHash("sha256");
-      let bytes = 0;
-      for await (const chunk of res.body!) {
-        hash.update(chunk);
-        bytes += chunk.byteLength;
-      }
-      expect(bytes).toBe(size);
-      expect(hash.digest("hex")).toBe(patternHash(size, 64 * 1024));
+      expect(await readHashed(res.body!)).toEqual({ bytes: size, hash: patternHash(size, 64 * 1024) });
     }, 60_000);
 
     test("server-sent events through entry B arrive as they are written", async () => {

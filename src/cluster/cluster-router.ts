@@ -5,7 +5,7 @@ import type { EntryBindings } from "../entry/entry-runtime.ts";
 import { errorResponse } from "../entry/proxy.ts";
 import type { RateLimiter } from "../entry/rate-limits.ts";
 import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "./entry-cluster.ts";
-import { forwardToPeer } from "./peer-forward.ts";
+import { forwardToPeer, type PeerForwardDeps } from "./peer-forward.ts";
 import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer, SessionDirectory } from "./session-directory.ts";
@@ -58,11 +58,20 @@ export class ClusterRouter implements EntryCluster {
   #counts: ClusterCounts = { replayed: 0, forwarded: 0, received: 0 };
   /** Spreads requests over the entries holding a session. */
   #turn = 0;
+  /** What every forwarded request needs, made once. */
+  #forwarding: PeerForwardDeps;
 
   constructor(deps: ClusterRouterDeps) {
     this.#deps = deps;
     this.instanceId = deps.self.id;
     this.rateLimiter = deps.rateLimiter;
+    this.#forwarding = {
+      self: deps.self.id,
+      signer: deps.signer,
+      fetchPeer: deps.fetchPeer,
+      headTimeoutMs: deps.requestTimeoutMs + 5_000,
+      webSockets: deps.webSockets,
+    };
   }
 
   get storeUp(): boolean {
@@ -145,13 +154,7 @@ export class ClusterRouter implements EntryCluster {
     const tries = request.body === null || isGetOrHead(request.method) ? peers.length : 1;
     for (let i = 0; i < tries; i++) {
       const target = peers[(first + i) % peers.length];
-      const answer = await forwardToPeer(request, host, session, target, env, {
-        self: this.instanceId,
-        signer: this.#deps.signer,
-        fetchPeer: this.#deps.fetchPeer,
-        headTimeoutMs: this.#deps.requestTimeoutMs + 5_000,
-        webSockets: this.#deps.webSockets,
-      });
+      const answer = await forwardToPeer(request, host, session, target, env, this.#forwarding);
       if (answer === "not-held") {
         // A stale directory entry (its entry came back without the session): not asked again.
         this.#deps.directory.forget(session, target.id);
@@ -171,8 +174,8 @@ export class ClusterRouter implements EntryCluster {
     return { ...this.#counts };
   }
 
-  async view(): Promise<ClusterView> {
-    const directory = await this.#deps.directory.snapshot(VIEW_LIMIT);
+  async view(sessions = VIEW_LIMIT): Promise<ClusterView> {
+    const directory = await this.#deps.directory.snapshot(sessions);
     return {
       instance: this.instanceId,
       peerUrl: this.#deps.self.url,

@@ -59,7 +59,8 @@ export interface EntryCluster extends HoldingEvents {
   /** Whether another entry is known to hold `session` (from the local view: no round trip). */
   heldElsewhere(session: string): boolean;
   counts(): ClusterCounts;
-  view(): Promise<ClusterView>;
+  /** The cluster, with the holders of up to `sessions` sessions (0: the entries alone). */
+  view(sessions?: number): Promise<ClusterView>;
   /** Leaves the directory (drain and exit) and stops. */
   close(): Promise<void>;
 }

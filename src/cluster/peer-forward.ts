@@ -5,10 +5,13 @@ import type { HeaderList } from "../protocol/head.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry/entry-runtime.ts";
 import { errorResponse, originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
-import { isWebSocketUpgrade, MAX_AHEAD_BYTES } from "../entry/websocket-proxy.ts";
+import { closeVisitorSocket, isWebSocketUpgrade, MAX_AHEAD_BYTES } from "../entry/websocket-proxy.ts";
 import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer } from "./session-directory.ts";
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /** Bodies up to this size with a known length are read whole before answering (as the proxy does). */
 const SMALL_BODY_BYTES = 64 * 1024;
@@ -217,7 +220,7 @@ class PeerWebSocketBridge implements VisitorSocketEvents {
       // The other entry is read only as fast as the visitor's socket drains.
       onMessage: (text, data) => {
         if (this.#closed) return;
-        const message = text ? new TextDecoder().decode(data) : data as Uint8Array<ArrayBuffer>;
+        const message = text ? utf8Decoder.decode(data) : data as Uint8Array<ArrayBuffer>;
         try {
           if (!socket.send(message)) return socket.drained();
         } catch {
@@ -230,7 +233,7 @@ class PeerWebSocketBridge implements VisitorSocketEvents {
 
   onMessage(data: string | Uint8Array): void {
     if (this.#closed) return;
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+    const bytes = typeof data === "string" ? utf8Encoder.encode(data) : new Uint8Array(data);
     if (this.#aheadBytes > MAX_AHEAD_BYTES) {
       this.#closeVisitor(1008, "Sending faster than the target reads");
       this.#peer.close(1001, "Visitor went away");
@@ -263,11 +266,6 @@ class PeerWebSocketBridge implements VisitorSocketEvents {
     if (this.#closed) return;
     this.#closed = true;
     this.#registry?.delete(this);
-    try {
-      if (code === 1005) this.#visitor?.close();
-      else this.#visitor?.close(code === 1006 ? 1011 : code, reason);
-    } catch {
-      // already closed
-    }
+    closeVisitorSocket(this.#visitor, code, reason);
   }
 }

@@ -242,7 +242,8 @@ export class RedisSessionDirectory implements SessionDirectory {
         const url = urls[i];
         if (url !== null) entries.push({ id: key.slice(this.#key("instance:").length), url });
       });
-      const sessionKeys = await this.#scan(this.#key("session:*"), limit + 1);
+      // limit 0 (/metrics: entries only): no scan of the sessions.
+      const sessionKeys = limit === 0 ? [] : await this.#scan(this.#key("session:*"), limit + 1);
       const truncated = sessionKeys.length > limit;
       const pipeline = this.#redis.pipeline();
       const now = Date.now();

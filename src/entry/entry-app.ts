@@ -168,7 +168,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   app.get("/metrics", async (c) => {
     let text = prometheusText(metrics, live(), residentBytes());
-    if (cluster) text += clusterMetricsText(cluster, (await cluster.view()).directory?.entries.length);
+    if (cluster) text += clusterMetricsText(cluster, (await cluster.view(0)).directory?.entries.length);
     return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 

@@ -31,6 +31,8 @@ export const MAX_AHEAD_BYTES = 32 * 1024 * 1024;
 export const MAX_ENTRY_UNSENT_BYTES = 256 * 1024 * 1024;
 export const FAIR_SHARE_BYTES = 1024 * 1024;
 
+const utf8 = new TextDecoder();
+
 /** Unsent visitor bytes held by every bridge of this process. */
 let entryUnsentBytes = 0;
 
@@ -213,7 +215,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
             continue;
           }
           const data = record.kind === RecordKind.Text
-            ? new TextDecoder().decode(record.payload)
+            ? utf8.decode(record.payload)
             : record.payload as Uint8Array<ArrayBuffer>;
           if (!socket.send(data)) await socket.drained();
         }
@@ -236,13 +238,21 @@ export class WebSocketBridge implements VisitorSocketEvents {
     if (this.#visitorClosed) return;
     this.#visitorClosed = true;
     this.#registry?.delete(this);
-    try {
-      // 1005 (no status) and 1006 (abnormal) cannot be sent: close without a code, or as an error.
-      if (code === 1005) this.#socket?.close();
-      else this.#socket?.close(code === 1006 ? 1011 : code, reason);
-    } catch {
-      // already closed
-    }
+    closeVisitorSocket(this.#socket, code, reason);
+  }
+}
+
+/**
+ * Closes a visitor's socket with a close code received from elsewhere:
+ * 1005 (no status) and 1006 (abnormal) cannot be sent, so they become a
+ * close without a code, or an error (1011).
+ */
+export function closeVisitorSocket(socket: VisitorSocket | undefined, code: number, reason: string): void {
+  try {
+    if (code === 1005) socket?.close();
+    else socket?.close(code === 1006 ? 1011 : code, reason);
+  } catch {
+    // already closed
   }
 }
 

@@ -32,6 +32,17 @@ export async function eventDelays(body: ReadableStream<Uint8Array>): Promise<num
   return delays;
 }
 
+/** Reads a body to its end: how many bytes, and their SHA-256 in hex. */
+export async function readHashed(body: ReadableStream<Uint8Array>): Promise<{ bytes: number; hash: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of body) {
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+  }
+  return { bytes, hash: hash.digest("hex") };
+}
+
 export interface TargetState {
   /** Per request id (x-test-id header): events seen. */
   events: Map<string, string[]>;
