@@ -95,8 +95,20 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   };
   deps.state.webSockets ??= new Set();
   let cluster: EntryCluster | undefined;
-  const proxyOrBadGateway = async (request: Request, session: string, env: EntryBindings): Promise<Response> => {
+  /**
+   * A session request, here or (with a cluster, when no uplink of the
+   * session is here) at the entry that holds it; `from` names the entry that
+   * forwarded it. Whatever goes wrong is this request's 502 alone.
+   */
+  const proxyOrBadGateway = async (
+    request: Request,
+    host: string,
+    session: string,
+    env: EntryBindings,
+    from: string | undefined,
+  ): Promise<Response> => {
     try {
+      if (cluster && registry.pick(session) === undefined) return await cluster.elsewhere(request, host, session, env, from);
       return isWebSocketUpgrade(request)
         ? await proxyWebSocket(request, session, env, proxyDeps)
         : await proxyRequest(request, session, env, proxyDeps);
@@ -270,12 +282,9 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       if (!urlNamesHost(request.url, name)) {
         return errorResponse(400, "Bad request: an absolute-form request target must name the Host it is sent to");
       }
-      const serve = cluster && registry.pick(session) === undefined
-        ? (request: Request, session: string, env: EntryBindings) => cluster!.elsewhere(request, host, session, env, from)
-        : proxyOrBadGateway;
-      if (!config.metrics) return await serve(request, session, env);
+      if (!config.metrics) return await proxyOrBadGateway(request, host, session, env, from);
       const started = performance.now();
-      const response = await serve(request, session, env);
+      const response = await proxyOrBadGateway(request, host, session, env, from);
       metrics.request(session, response.status, performance.now() - started);
       return response;
     },
