@@ -139,7 +139,8 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       response.body?.cancel().catch(() => {});
       return;
     }
-    const bodyless = isBodyless(head.method, response.status) || response.body === null;
+    // `response.body` is read only once the body is known to stream: reading it may build the stream.
+    let bodyless = isBodyless(head.method, response.status);
     const answer = carriableHead(response.status, endToEndList(response.headers), deps);
     if (!answer) {
       response.body?.cancel().catch(() => {});
@@ -162,6 +163,8 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       if (bytes.byteLength > 0) await stream.sendWhole(bytes);
       return;
     }
+    const body = bodyless ? null : response.body;
+    bodyless ||= body === null;
     stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, bodyless);
     deps.onAnswered?.(response.status, performance.now() - started);
     if (bodyless) {
@@ -169,7 +172,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
       return;
     }
     longLived = setTimeout(release, LONG_LIVED_MS);
-    await stream.sendBody(response.body!, ResetCode.TargetError);
+    await stream.sendBody(body!, ResetCode.TargetError);
     if (stream.state === StreamState.LocalClosed) {
       // The target answered without reading the whole request body: stop the upload.
       stream.reset(ResetCode.Cancel, "Response complete before the request body was read");

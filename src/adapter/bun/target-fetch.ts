@@ -1,5 +1,8 @@
 import type { ClientRuntime, TargetRequest, TargetResponse, UplinkWebSocket } from "../../client/client-runtime.ts";
 import { headerList } from "../../protocol/end-to-end-headers.ts";
+import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
+import { connectBunTarget } from "./target-socket.ts";
+import process from "node:process";
 
 /**
  * Bun's `fetch` with `decompress: false`, so the visitor gets the target's
@@ -12,6 +15,7 @@ export const bunClientRuntime: ClientRuntime = {
   // Bun's client WebSocket sets TCP_NODELAY and never drops a message.
   openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
   createTargetFetch() {
+    if (process.env.TUNNEL2_AB !== "fetch") return createHttp1Fetch(connectBunTarget);
     return async (request: TargetRequest): Promise<TargetResponse> => {
       const init = {
         method: request.method,

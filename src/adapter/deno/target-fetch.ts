@@ -6,6 +6,9 @@ import { joinBytes } from "../../protocol/bytes.ts";
 import { headerList } from "../../protocol/end-to-end-headers.ts";
 import type { HeaderList } from "../../protocol/head.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
+import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
+import { connectDenoTarget } from "./target-socket.ts";
+import process from "node:process";
 
 /** Pairs from Node's flat rawHeaders list, names as the target wrote them. */
 function pairs(raw: string[]): HeaderList {
@@ -88,6 +91,7 @@ export const denoClientRuntime: ClientRuntime = {
   name: "deno",
   openWebSocket: (url) => new NoDelayWebSocket(url),
   createTargetFetch(maxConnections: number) {
+    if (process.env.TUNNEL2_AB !== "fetch") return createHttp1Fetch(connectDenoTarget);
     const agents = {
       "http:": new http.Agent({ keepAlive: true, maxSockets: maxConnections }),
       "https:": new https.Agent({ keepAlive: true, maxSockets: maxConnections }),
