@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 import { command, type Entry, runToEnd, type Runtime, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
-import { curl } from "./helpers/visitor.ts";
+import { curl, visit } from "./helpers/visitor.ts";
 import { makeCertificates, type TestCertificates, trustEnv } from "./helpers/test-ca.ts";
 
 /** Session hosts are `<session>.tls.localhost`: OpenSSL (curl) does not match `*.localhost`, a wildcard over one label. */
@@ -135,5 +135,41 @@ describe.each(["bun", "deno"] as Runtime[])("TLS, client on %s", (runtime) => {
     const alone = await runToEnd(runtime, "src/server.ts", ["--tls-cert", certs.cert], { PORT: "0" });
     expect(alone.code).toBe(2);
     expect(alone.stderr).toContain("TLS needs both --tls-cert and --tls-key");
+  });
+});
+
+describe.each(["bun", "deno"] as const)("an https target, client on %s", (clientRuntime) => {
+  let entry: Entry;
+  let tlsTarget: ReturnType<typeof Bun.serve>;
+
+  beforeAll(async () => {
+    entry = await startEntry("bun");
+    tlsTarget = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: Bun.file(certs.cert), key: Bun.file(certs.key) },
+      fetch: async (request) => new Response(`secure ${request.method} ${new URL(request.url).pathname} ${(await request.text()).length}`),
+    });
+  });
+  afterAll(() => tlsTarget?.stop(true));
+
+  test("is reached over TLS, its certificate checked against the trusted CA, the connection kept", async () => {
+    const session = `tls-target-${clientRuntime}`;
+    await startClient(clientRuntime, entry, session, `https://localhost:${tlsTarget.port}`, [], trust(clientRuntime));
+    for (let i = 0; i < 3; i++) {
+      const res = await visit(entry.port, session, `/path${i}`, { method: "POST", body: "x".repeat(100_000) });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(`secure POST /path${i} 100000`);
+    }
+  });
+
+  test("an untrusted certificate is a 502, and the client's log says why", async () => {
+    const session = `tls-untrusted-${clientRuntime}`;
+    const client = await startClient(clientRuntime, entry, session, `https://localhost:${tlsTarget.port}`);
+    const res = await visit(entry.port, session, "/");
+    expect(res.status).toBe(502);
+    await res.text();
+    await Bun.sleep(200);
+    expect(client.output()).toMatch(/target unreachable.*(certificate|UnknownIssuer|self.signed|unable to verify)/i);
   });
 });

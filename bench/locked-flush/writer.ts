@@ -28,6 +28,10 @@ export class LockedFlushWriter implements FrameSink {
     return this.#queued;
   }
 
+  get idle(): boolean {
+    return this.#queued === 0;
+  }
+
   get stalledMs(): number {
     return this.#drainingSince === 0 ? 0 : Date.now() - this.#drainingSince;
   }

@@ -73,7 +73,7 @@ export function startAgent(
       return local?.url ?? config.target;
     },
     onTargetUnreachable: () => local?.probe(),
-    fetchTarget: runtime.createTargetFetch(config.maxConnections),
+    fetchTarget: runtime.createTargetFetch(),
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),
     onAnswered: (status: number, ms: number) => {

@@ -42,7 +42,8 @@ export interface ClientRuntime {
   openWebSocket(url: string): UplinkWebSocket;
   /**
    * Sends one request to the target: no redirects followed, no
-   * decompression, at most `maxConnections` connections to the target.
+   * decompression, connections kept alive for the next. How many run at
+   * once is bounded by the caller (the client's limiter).
    */
-  createTargetFetch(maxConnections: number): (request: TargetRequest) => Promise<TargetResponse>;
+  createTargetFetch(): (request: TargetRequest) => Promise<TargetResponse>;
 }

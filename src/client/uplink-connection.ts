@@ -73,7 +73,8 @@ export function runUplink(
       if (code === GoAwayCode.ProtocolError) return;
       resolve({ code: 1001, reason: `GoAway ${code}: ${message}`, welcomed, goAway: true });
       const waitIdle = setInterval(() => {
-        if (ended || mux!.activeStreams === 0) {
+        // Streams done and their last frames handed to the socket: closing aborts the writer's queue.
+        if (ended || (mux!.activeStreams === 0 && mux!.writer.idle)) {
           clearInterval(waitIdle);
           finish(1000, "Entry asked to go away");
         }

@@ -104,7 +104,7 @@ export async function runEntry(args: string[]): Promise<void> {
       config,
       cluster: config.cluster,
       peerUrl,
-      fetchPeer: (await loadPeerFetch()).createTargetFetch(4096),
+      fetchPeer: (await loadPeerFetch()).createTargetFetch(),
       webSockets: state.webSockets,
       log,
     });

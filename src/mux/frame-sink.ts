@@ -13,6 +13,8 @@ export interface FrameSink {
   readonly queuedBytes: number;
   /** How long the writer has been waiting for the socket to drain, in ms (0 when it is not). */
   readonly stalledMs: number;
+  /** Whether every frame queued so far has gone to the socket. */
+  readonly idle: boolean;
   /** Frames and messages sent so far. */
   readonly frames: number;
   readonly messages: number;

@@ -103,6 +103,11 @@ export class FrameWriter {
     return this.#writer.desiredSize === null ? 0 : Math.max(0, -this.#writer.desiredSize);
   }
 
+  /** Whether every frame given to the writer has gone to the socket. */
+  get idle(): boolean {
+    return this.#pending === 0 && this.#batch.length === 0;
+  }
+
   /** How long the writer has been waiting for the socket to drain, in ms (0 when it is not). */
   get stalledMs(): number {
     return this.#drainingSince === 0 ? 0 : Date.now() - this.#drainingSince;

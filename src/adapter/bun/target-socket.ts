@@ -14,8 +14,9 @@ interface BunConnect {
   connect(options: {
     hostname: string;
     port: number;
-    tls?: boolean | { serverName?: string };
+    tls?: { serverName?: string; rejectUnauthorized: true };
     socket: {
+      handshake(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
       data(socket: BunSocket, data: Uint8Array): void;
       drain(socket: BunSocket): void;
       end(socket: BunSocket): void;
@@ -94,11 +95,20 @@ class TcpSocket implements TargetSocket {
  */
 export const connectBunTarget: ConnectTarget = async ({ hostname, port, tls }) => {
   const wrapper = new TcpSocket();
+  const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  let handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  const handshaken = tls ? new Promise<void>((resolve, reject) => handshake = { resolve, reject }) : undefined;
   const socket = await Bun.connect({
     hostname,
     port,
-    ...(tls ? { tls: /^[0-9.]+$|:/.test(hostname) ? true : { serverName: hostname } } : {}),
+    ...(tls ? { tls: { rejectUnauthorized: true, ...(/^[0-9.]+$|:/.test(hostname) ? {} : { serverName: hostname }) } } : {}),
     socket: {
+      // Nothing is written before the target's certificate is known good.
+      handshake: (s, success, authorizationError) => {
+        if (success && !authorizationError) return handshake?.resolve();
+        handshake?.reject(new Error(`Cannot connect to ${where}: TLS certificate not trusted (${authorizationError?.message ?? "handshake failed"})`));
+        s.terminate();
+      },
       data: (_, data) => wrapper.onData(data),
       drain: () => wrapper.drained(),
       // The target closed its side: the connection is done (no request goes out on a half-closed one).
@@ -106,13 +116,17 @@ export const connectBunTarget: ConnectTarget = async ({ hostname, port, tls }) =
         s.terminate();
         wrapper.closed();
       },
-      close: (_, error) => wrapper.closed(error),
+      close: (_, error) => {
+        handshake?.reject(new Error(`Cannot connect to ${where}: TLS handshake failed (${error?.message ?? "connection closed"})`));
+        wrapper.closed(error);
+      },
       error: (_, error) => wrapper.failed(error),
     },
   }).catch((err: Error & { code?: string }) => {
-    throw new Error(`Cannot connect to ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}: ${err.code ?? err.message}`);
+    throw new Error(`Cannot connect to ${where}: ${err.code ?? err.message}`);
   });
   socket.setNoDelay(true);
   wrapper.socket = socket;
+  await handshaken;
   return wrapper;
 };

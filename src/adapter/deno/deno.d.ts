@@ -25,6 +25,8 @@ export interface DenoConn {
   read(buffer: Uint8Array): Promise<number | null>;
   write(data: Uint8Array): Promise<number>;
   setNoDelay(noDelay?: boolean): void;
+  /** TLS connections: completes the handshake (rejects on a certificate not trusted). */
+  handshake?(): Promise<unknown>;
   close(): void;
 }
 

@@ -115,5 +115,12 @@ export const connectDenoTarget: ConnectTarget = async ({ hostname, port, tls }) 
     throw new Error(`Cannot connect to ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}: ${err.message}`);
   });
   tcp.setNoDelay(true);
-  return new ConnSocket(tls ? await Deno.startTls(tcp, { hostname }) : tcp);
+  if (!tls) return new ConnSocket(tcp);
+  const secure = await Deno.startTls(tcp, { hostname });
+  // The handshake (and the certificate check) now, so that a bad certificate fails the connect with its reason.
+  await secure.handshake?.().catch((err: Error) => {
+    secure.close();
+    throw new Error(`Cannot connect to ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}: ${err.message}`);
+  });
+  return new ConnSocket(secure);
 };

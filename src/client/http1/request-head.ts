@@ -1,7 +1,7 @@
 import type { HeaderList } from "../../protocol/head.ts";
 
 const encoder = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /**
  * The bytes of a request head: request line, `host`, the headers as given,
@@ -17,7 +17,7 @@ export function requestHeadBytes(method: string, path: string, host: string, hea
     text += `${name}: ${value}\r\n`;
   }
   text += chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n";
-  if (ASCII.test(text)) return encoder.encode(text);
+  if (!NOT_ASCII.test(text)) return encoder.encode(text);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;

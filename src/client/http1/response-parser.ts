@@ -48,7 +48,7 @@ const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[^\r\n]*)?$/;
 // The "latin1" label means windows-1252 (bytes 0x80-0x9F become other characters): used
 // for speed, and replaced by a true one-character-per-byte reading when it changed anything.
 const decoder = new TextDecoder("latin1");
-const BEYOND_LATIN1 = /[^\x00-\xff]/;
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
 
 function byteString(bytes: Uint8Array): string {
   const text = decoder.decode(bytes);

@@ -207,8 +207,9 @@ export class TargetConnection {
     }
     const started = this.#parser.started;
     try {
+      // A reset or a TLS failure is never the clean end of a body.
+      if (error) throw new Error(`Connection to the target failed: ${error.message}`);
       this.#parser.close();
-      if (error && !this.#responseDone) throw error;
     } catch (err) {
       const reason = err as Error;
       this.#fail(!started && this.uses > 1 ? new StaleConnection(reason.message) : reason);

@@ -80,10 +80,20 @@ export function createHttp1Fetch(connect: ConnectTarget): (request: TargetReques
     (sweeping as { unref?: () => void }).unref?.();
   };
 
-  const open = async (origin: Origin): Promise<TargetConnection> => {
-    const socket = await connect(origin);
-    return new TargetConnection(socket, release(origin));
-  };
+  /** A new connection; given up (and closed once it opens) if the request is cancelled first. */
+  const open = (origin: Origin, signal: AbortSignal): Promise<TargetConnection> =>
+    new Promise((resolve, reject) => {
+      const cancel = () => reject(new Error("Cancelled"));
+      signal.addEventListener("abort", cancel, { once: true });
+      connect(origin).then((socket) => {
+        signal.removeEventListener("abort", cancel);
+        if (signal.aborted) socket.destroy();
+        else resolve(new TargetConnection(socket, release(origin)));
+      }, (err) => {
+        signal.removeEventListener("abort", cancel);
+        reject(err);
+      });
+    });
 
   return async (request: TargetRequest): Promise<TargetResponse> => {
     if (request.signal.aborted) throw new Error("Cancelled");
@@ -113,6 +123,6 @@ export function createHttp1Fetch(connect: ConnectTarget): (request: TargetReques
         if (!(err instanceof StaleConnection) || request.body !== null || request.signal.aborted) throw err;
       }
     }
-    return await (await open(origin)).send(exchange);
+    return await (await open(origin, request.signal)).send(exchange);
   };
 }
