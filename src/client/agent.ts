@@ -74,6 +74,7 @@ export function startAgent(
     },
     onTargetUnreachable: () => local?.probe(),
     fetchTarget: runtime.createTargetFetch(),
+    connectTarget: runtime.connectTarget,
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),
     onAnswered: (status: number, ms: number) => {

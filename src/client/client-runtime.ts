@@ -1,4 +1,5 @@
 import type { HeaderList } from "../protocol/head.ts";
+import type { ConnectTarget } from "./http1/target-socket.ts";
 
 /** A request the client sends to its local target. */
 export interface TargetRequest {
@@ -46,4 +47,6 @@ export interface ClientRuntime {
    * once is bounded by the caller (the client's limiter).
    */
   createTargetFetch(): (request: TargetRequest) => Promise<TargetResponse>;
+  /** Opens a TCP (or TLS) connection to the target: the target WebSocket client's transport. */
+  connectTarget: ConnectTarget;
 }

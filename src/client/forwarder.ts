@@ -5,6 +5,7 @@ import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
+import type { ConnectTarget } from "./http1/target-socket.ts";
 
 /** A response still streaming this long after its head gives up its slot. */
 const LONG_LIVED_MS = 1000;
@@ -16,6 +17,8 @@ export interface ForwarderDeps {
   /** The target could not be reached (to look for it again). */
   onTargetUnreachable?: () => void;
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
+  /** Connections for WebSockets to the target. */
+  connectTarget: ConnectTarget;
   limiter: ConcurrencyLimiter;
   /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
   onAnswered?: (status: number, ms: number) => void;

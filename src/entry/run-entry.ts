@@ -100,11 +100,13 @@ export async function runEntry(args: string[]): Promise<void> {
   if (config.cluster) {
     const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined, log);
     const { startCluster } = await import("../cluster/start-cluster.ts");
+    const peerRuntime = await loadPeerFetch();
     cluster = startCluster({
       config,
       cluster: config.cluster,
       peerUrl,
-      fetchPeer: (await loadPeerFetch()).createTargetFetch(),
+      fetchPeer: peerRuntime.createTargetFetch(),
+      connectPeer: peerRuntime.connectTarget,
       webSockets: state.webSockets,
       log,
     });

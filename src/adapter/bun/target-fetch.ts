@@ -11,4 +11,5 @@ export const bunClientRuntime: ClientRuntime = {
   name: "bun",
   openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
   createTargetFetch: () => createHttp1Fetch(connectBunTarget),
+  connectTarget: connectBunTarget,
 };

@@ -14,4 +14,5 @@ export const denoClientRuntime: ClientRuntime = {
   name: "deno",
   openWebSocket: (url) => new NoDelayWebSocket(url),
   createTargetFetch: () => createHttp1Fetch(connectDenoTarget),
+  connectTarget: connectDenoTarget,
 };
