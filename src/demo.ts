@@ -12,11 +12,14 @@ const TARGET_PORT = Number(process.env.DEMO_TARGET_PORT ?? 3000);
 const runtime = (globalThis as { Bun?: unknown }).Bun ? "bun" : "deno";
 const here = new URL(".", import.meta.url).pathname;
 
+/** Text for HTML: what a visitor put in the URL or a header is shown, never run. */
+const html = (text: unknown) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 const target = createServer((req, res) => {
   res.setHeader("content-type", "text/html; charset=utf-8");
   res.end(`<!doctype html><title>tunnel2 demo</title><h1>Hello through tunnel2</h1>
-<p>${req.method} ${req.url} at ${new Date().toISOString()}</p>
-<p>X-Forwarded-For: ${req.headers["x-forwarded-for"] ?? "-"}, X-Forwarded-Host: ${req.headers["x-forwarded-host"] ?? "-"}</p>\n`);
+<p>${html(req.method)} ${html(req.url)} at ${new Date().toISOString()}</p>
+<p>X-Forwarded-For: ${html(req.headers["x-forwarded-for"] ?? "-")}, X-Forwarded-Host: ${html(req.headers["x-forwarded-host"] ?? "-")}</p>\n`);
 });
 await new Promise<void>((resolve) => {
   target.on("error", (err) => {
