@@ -834,6 +834,72 @@ export async function cpu(o: ScenarioOptions): Promise<ScenarioResult> {
   };
 }
 
+/**
+ * 11. The request inspector's cost (issue 14): small "ok" requests at c=50
+ * through two tunnels side by side, the same client code with the inspector
+ * on (recording every request) and off, in alternating 3 s bursts (ABBA),
+ * after a warm-up of each; and the same with both off, as the noise floor.
+ * Throughput is the requests of all bursts; CPU is the client's.
+ */
+export async function inspectorCost(o: ScenarioOptions): Promise<ScenarioResult> {
+  const bursts = o.quick ? 4 : 10;
+  const target = await startTarget();
+  const rows: Record<string, unknown>[] = [];
+  const on = { client: { env: { TUNNEL_INSPECT: "127.0.0.1:0" } } };
+  for (const runtime of o.runtimes) {
+    for (const [label, first] of [["inspector on vs off", on], ["off vs off (control)", {}]] as const) {
+      const systems = [await startTunnel(runtime, target.port, "stream", {}, runtime, first), await startTunnel(runtime, target.port, "stream", {}, runtime)];
+      for (const system of systems) await closedLoop(system, "/", 50, 4); // warm-up
+      const totals = systems.map(() => ({ requests: 0, cpuMs: 0, errors: 0 }));
+      for (let i = 0; i < bursts; i++) {
+        for (const k of i % 2 ? [1, 0] : [0, 1]) {
+          const r = await withCpu({ client: systems[k].pids.client! }, () => closedLoop(systems[k], "/", 50, 3));
+          totals[k].requests += r.requests;
+          totals[k].errors += r.errors;
+          totals[k].cpuMs += (r.cpuUsPerRequest.client * r.requests) / 1000;
+        }
+      }
+      for (const system of systems) await system.stop();
+      rows.push({
+        runtime,
+        comparison: label,
+        requestsA: totals[0].requests,
+        requestsB: totals[1].requests,
+        ratio: totals[0].requests / Math.max(1, totals[1].requests),
+        cpuA: (totals[0].cpuMs * 1000) / Math.max(1, totals[0].requests),
+        cpuB: (totals[1].cpuMs * 1000) / Math.max(1, totals[1].requests),
+        errors: totals[0].errors + totals[1].errors,
+      });
+    }
+  }
+  await stopAll();
+  const checks = o.runtimes.map((runtime) => {
+    const test = rows.find((r) => r.runtime === runtime && r.comparison === "inspector on vs off")!;
+    const control = rows.find((r) => r.runtime === runtime && r.comparison !== "inspector on vs off")!;
+    return {
+      target: `tunnel2 ${runtime}: small requests with the inspector on ≥ 0.95× the same client with --no-inspect`,
+      measured: `${fmt(test.ratio as number, 3)}× (control, off vs off: ${fmt(control.ratio as number, 3)}×); client CPU ${fmt(test.cpuA as number)} vs ${fmt(test.cpuB as number)} µs/request`,
+      met: (test.ratio as number) >= 0.95 && test.errors === 0,
+    };
+  });
+  return {
+    name: "inspector-cost",
+    rows,
+    checks,
+    table: table(
+      ["client", "comparison", "requests, first / second", "ratio", "client CPU µs/request, first / second", "errors"],
+      rows.map((r) => [
+        r.runtime as string,
+        r.comparison as string,
+        `${r.requestsA} / ${r.requestsB}`,
+        `${fmt(r.ratio as number, 3)}×`,
+        `${fmt(r.cpuA as number)} / ${fmt(r.cpuB as number)}`,
+        r.errors as number,
+      ]),
+    ),
+  };
+}
+
 export const SCENARIOS = {
   origin,
   throughput,
@@ -845,5 +911,6 @@ export const SCENARIOS = {
   "ws-echo": wsEcho,
   cluster,
   cpu,
+  "inspector-cost": inspectorCost,
 } as const;
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -118,6 +118,36 @@ export interface ClientConfig {
   windowBytes: number;
   /** Log lines as text or JSON. Env TUNNEL_LOG_FORMAT, default text. */
   logFormat: "text" | "json";
+  /** Where the request inspector listens (`--inspect`, TUNNEL_INSPECT); undefined with `--no-inspect`. */
+  inspect: InspectAddress | undefined;
+}
+
+/** The request inspector's address: 127.0.0.1:4040 unless told. */
+export interface InspectAddress {
+  hostname: string;
+  port: number;
+  /** Given by the user: that port or an error. The default moves on to the next free port instead. */
+  explicit: boolean;
+}
+
+export const DEFAULT_INSPECT: InspectAddress = { hostname: "127.0.0.1", port: 4040, explicit: false };
+
+/**
+ * `--inspect` as users write it: `ADDR:PORT`, `[IPv6]:PORT` or a port alone
+ * (loopback; port 0: any free one); `off` (TUNNEL_INSPECT=off) turns it off
+ * like `--no-inspect`.
+ */
+export function inspectAddress(raw: string | undefined, off: boolean): InspectAddress | undefined {
+  if (off) return undefined;
+  if (raw === undefined || raw === "") return DEFAULT_INSPECT;
+  const text = raw.trim();
+  if (/^(off|false|no|0)$/i.test(text)) return undefined;
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    throw new ConfigError(`Invalid --inspect (TUNNEL_INSPECT): ${JSON.stringify(raw)} (expected ADDR:PORT such as 127.0.0.1:4040, a port, or off)`);
+  }
+  return { hostname: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port, explicit: true };
 }
 
 type Env = Record<string, string | undefined>;
@@ -371,7 +401,10 @@ export const CLIENT_USAGE = `Usage: tunnel2 client --server URL[,URL…] --sessi
   --uplinks N       TUNNEL_UPLINKS       WebSocket uplinks to open (2)
   --max-conns N     TUNNEL_MAX_CONNS     concurrent requests to the target (1024)
   --window-bytes N  TUNNEL_WINDOW_BYTES  per-stream flow-control window (262144)
-  --log-format F    TUNNEL_LOG_FORMAT    text (with a live status line on a terminal) or json`;
+  --log-format F    TUNNEL_LOG_FORMAT    text (with a live status line on a terminal) or json
+  --inspect ADDR:PORT TUNNEL_INSPECT     the request inspector's address (127.0.0.1:4040, the next free
+                                         port if taken); loopback only unless told otherwise
+  --no-inspect                           no request inspector (TUNNEL_INSPECT=off)`;
 
 /** Reads client settings from flags and environment, validating each. */
 export function clientConfig(args: string[], env: Env): ClientConfig {
@@ -384,6 +417,8 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     "max-conns": { type: "string" },
     "window-bytes": { type: "string" },
     "log-format": { type: "string" },
+    inspect: { type: "string" },
+    "no-inspect": { type: "boolean" },
   });
   if (f.help) throw new ConfigError(CLIENT_USAGE);
   const str = (flag: string, name: string) => (f[flag] as string | undefined) ?? env[name];
@@ -403,6 +438,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
     maxConnections: integer("--max-conns (TUNNEL_MAX_CONNS)", str("max-conns", "TUNNEL_MAX_CONNS"), 1024, 1, 100_000),
     windowBytes: integer("--window-bytes (TUNNEL_WINDOW_BYTES)", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     logFormat: logFormat(str("log-format", "TUNNEL_LOG_FORMAT")),
+    inspect: inspectAddress(str("inspect", "TUNNEL_INSPECT"), f["no-inspect"] === true),
   };
 }
 

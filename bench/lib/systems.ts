@@ -69,7 +69,8 @@ export async function startProxy(targetPort: number): Promise<System> {
  * once (its madvise calls and the page faults after them were 9–11 % of each
  * process's CPU; see RESULTS.md "CPU per request").
  */
-export const TUNNEL_PROCESS_ENV: Record<string, string> = { MIMALLOC_PURGE_DELAY: "-1" };
+// No request inspector unless a scenario asks for one (the inspector scenario compares with and without).
+export const TUNNEL_PROCESS_ENV: Record<string, string> = { MIMALLOC_PURGE_DELAY: "-1", TUNNEL_INSPECT: "off" };
 
 const ENTRY_READY = /entry listening .*address=http:\/\/127\.0\.0\.1:(\d+)/;
 

@@ -41,9 +41,11 @@ const HTTP_USAGE = `Usage: tunnel2 http PORT|HOST:PORT|URL [options]
   --token TOKEN        TUNNEL_TOKEN    the session's token (default: the config file's;
                                        prefer  tunnel2 config add-token SESSION -  to typing it here)
   --uplinks N, --max-conns N, --window-bytes N, --log-format text|json  as for the client
+  --inspect ADDR:PORT  TUNNEL_INSPECT  the request inspector (127.0.0.1:4040: every request, and Replay)
+  --no-inspect                         no request inspector
 Example: tunnel2 config set-server https://tunnel.example.com && tunnel2 http 3000`;
 
-const START_USAGE = `Usage: tunnel2 start [--server URL] [--log-format text|json]
+const START_USAGE = `Usage: tunnel2 start [--server URL] [--log-format text|json] [--inspect ADDR:PORT | --no-inspect]
   Runs every tunnel of the config file (tunnel2 config add-tunnel SESSION TARGET) in this process.`;
 
 type Env = Record<string, string | undefined>;
@@ -76,9 +78,14 @@ function takeAll(args: string[], name: string): string[] {
 /** The client options passed through as they are (removed from args). */
 function clientOptions(args: string[]): string[] {
   const passed: string[] = [];
-  for (const name of ["uplinks", "max-conns", "window-bytes", "log-format"]) {
+  for (const name of ["uplinks", "max-conns", "window-bytes", "log-format", "inspect"]) {
     const value = takeOption(args, name);
     if (value !== undefined) passed.push(`--${name}`, value);
+  }
+  const off = args.indexOf("--no-inspect");
+  if (off >= 0) {
+    args.splice(off, 1);
+    passed.push("--no-inspect");
   }
   return passed;
 }

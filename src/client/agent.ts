@@ -1,3 +1,4 @@
+import type { TargetTap } from "./target-tap.ts";
 import { CloseCode } from "../protocol/constants.ts";
 import type { ClientConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -60,6 +61,7 @@ export function startAgent(
   runtime: ClientRuntime,
   log: Logger,
   events: AgentEvents,
+  tap?: TargetTap,
 ): { stop(): Promise<void>; status(): AgentStatus } {
   const stats = new MemoryMetrics();
   let uplinksUp = 0;
@@ -68,12 +70,15 @@ export function startAgent(
   // A target named by port: whichever of 127.0.0.1 and ::1 the app listens on.
   const local = config.localPort ? new LocalTarget(config.target) : undefined;
   local?.probe();
+  const target = () => local?.url ?? config.target;
+  const fetchTarget = runtime.createTargetFetch();
   const deps = {
     get target() {
-      return local?.url ?? config.target;
+      return target();
     },
     onTargetUnreachable: () => local?.probe(),
-    fetchTarget: runtime.createTargetFetch(),
+    fetchTarget: tap ? tap.wrapFetch(config.session, target, fetchTarget) : fetchTarget,
+    webSocketTap: tap && ((request: Parameters<TargetTap["webSocket"]>[1]) => tap.webSocket(config.session, request)),
     connectTarget: runtime.connectTarget,
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),

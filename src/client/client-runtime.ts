@@ -49,4 +49,18 @@ export interface ClientRuntime {
   createTargetFetch(): (request: TargetRequest) => Promise<TargetResponse>;
   /** Opens a TCP (or TLS) connection to the target: the target WebSocket client's transport. */
   connectTarget: ConnectTarget;
+  /** Serves a small local HTTP app (the request inspector); throws when the address is taken. */
+  serveLocal(options: LocalServeOptions): LocalServer;
+}
+
+export interface LocalServeOptions {
+  hostname: string;
+  /** 0: any free port. */
+  port: number;
+  fetch: (request: Request) => Response | Promise<Response>;
+}
+
+export interface LocalServer {
+  port: number;
+  stop(): void;
 }

@@ -6,6 +6,7 @@ import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import type { ConnectTarget } from "./http1/target-socket.ts";
+import type { WebSocketTap } from "./target-tap.ts";
 
 /** A response still streaming this long after its head gives up its slot. */
 const LONG_LIVED_MS = 1000;
@@ -19,6 +20,8 @@ export interface ForwarderDeps {
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
   /** Connections for WebSockets to the target. */
   connectTarget: ConnectTarget;
+  /** Told of each visitor WebSocket the target accepted (the request inspector). */
+  webSocketTap?: (request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }) => WebSocketTap;
   limiter: ConcurrencyLimiter;
   /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
   onAnswered?: (status: number, ms: number) => void;

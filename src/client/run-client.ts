@@ -45,6 +45,21 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   const log = createLogger(format);
   const runtime = await loadRuntime();
   const agents: { session: string; agent: ReturnType<typeof startAgent> }[] = [];
+  const inspect = configs[0].inspect;
+  let inspector: Awaited<ReturnType<typeof openInspector>>;
+  try {
+    inspector = await openInspector(runtime, inspect);
+  } catch (err) {
+    // An address the user chose is theirs to fix; the default one taken only turns the inspector off.
+    if (inspect?.explicit) {
+      console.error(escapeControls((err as Error).message));
+      process.exit(2);
+    }
+    log.warn(`request inspector off: ${(err as Error).message}`);
+  }
+  if (inspector && inspect && !["127.0.0.1", "::1", "localhost"].includes(inspect.hostname)) {
+    log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: anyone who can reach ${inspector.url.replace("127.0.0.1", inspect.hostname)} sees every request through the tunnel and can replay it`);
+  }
   let ready = 0;
   for (const config of configs) {
     const agent = startAgent(config, runtime, log, {
@@ -52,9 +67,10 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         const to = targetText(config);
         // The URL and refusal reasons come from the entry: never written to the terminal raw.
         if (format === "json") {
-          console.log(escapeControls(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to })));
+          console.log(escapeControls(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to, ...(inspector && { inspector: inspector.url }) })));
         } else {
           console.log(escapeControls(`Forwarding ${url} -> ${to}`));
+          if (inspector && ready === 0) console.log(`Inspector  ${inspector.url}  (every request, and Replay)`);
           if (options.dashboard) console.log(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
         }
         targetAnswers(config.target, config.localPort).then((up) => {
@@ -71,7 +87,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         console.error(`${escapeControls(`Refused by the entry: ${reason}`)}${refusalHint(reason, config)}`);
         process.exit(1);
       },
-    });
+    }, inspector?.inspector);
     agents.push({ session: config.session, agent });
   }
   let stopping = false;
@@ -84,6 +100,13 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+/** The request inspector, unless turned off; loaded only when on. */
+async function openInspector(runtime: ClientRuntime, address: ClientConfig["inspect"]) {
+  if (!address) return undefined;
+  const { startInspector } = await import("../inspector/start-inspector.ts");
+  return startInspector(runtime, address);
 }
 
 /** What to do about a refusal, when we can tell. */

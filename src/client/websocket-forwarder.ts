@@ -4,6 +4,7 @@ import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { carriableHead, type ForwarderDeps, targetUrl } from "./forwarder.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "./target-web-socket.ts";
+import type { WebSocketTap } from "./target-tap.ts";
 
 /** The target's WebSocket URL for a request: same path and query, ws: or wss:. */
 export function targetWebSocketUrl(target: URL, requestTarget: string): URL {
@@ -59,24 +60,28 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
   // The stream ended abnormally (visitor lost, uplink lost): the target is told the other side went away.
   stream.onReset = () => socket.close(1001, "Visitor went away");
   let closeSent = false;
+  const tap = deps.webSocketTap?.({ method: head.method, path: head.target, headers: head.headers, responseHeaders: opened.headers });
   socket.start({
     // At once when the window and the writer allow; otherwise the target's socket pauses until the record is queued.
     onMessage: (text, data) => {
       if (closeSent) return;
+      tap?.message(false);
       const record = encodeRecord(text ? RecordKind.Text : RecordKind.Binary, data);
       return stream.trySendBytes(record) ? undefined : stream.sendBytes(record).catch(() => {});
     },
     onClose: (code, reason) => {
+      tap?.closed(code);
       if (closeSent) return;
       closeSent = true;
       stream.sendBytes(encodeClose(code, reason)).then(() => stream.sendEnd(), () => {});
     },
   });
-  await pumpToTarget(stream, socket);
+  await pumpToTarget(stream, socket, tap);
+  tap?.closed(1005);
 }
 
 /** Entry → target: records to messages, each awaiting the socket's drain. */
-async function pumpToTarget(stream: MuxStream, socket: TargetWebSocket): Promise<void> {
+async function pumpToTarget(stream: MuxStream, socket: TargetWebSocket, tap: WebSocketTap | undefined): Promise<void> {
   const parser = new RecordParser();
   const reader = stream.body.getReader();
   try {
@@ -88,6 +93,7 @@ async function pumpToTarget(stream: MuxStream, socket: TargetWebSocket): Promise
           const { code, reason } = decodeClose(record.payload);
           socket.close(code, reason);
         } else {
+          tap?.message(true);
           await socket.send(record.kind === RecordKind.Text, record.payload);
         }
       }

@@ -1,15 +1,7 @@
 import type { Hono } from "hono";
 import type { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { LiveFeed, type LiveFeedOptions } from "./live-feed.ts";
-
-/** A static file of the dashboard: how to load its text, and what it is served as. */
-interface Asset {
-  load: () => Promise<{ default: string }>;
-  type: string;
-}
-
-const JS = "text/javascript; charset=utf-8";
-const CSS = "text/css; charset=utf-8";
+import { type Asset, CSS, HTML, JS, serveAsset } from "../web/static-asset.ts";
 
 /*
  * The files are text imports with literal specifiers, loaded on first use:
@@ -26,23 +18,8 @@ const ASSETS: Record<string, Asset | undefined> = {
   "uPlot.iife.min.js": { load: () => import("uplot/dist/uPlot.iife.min.js", { with: { type: "text" } }), type: JS },
   "uPlot.min.css": { load: () => import("uplot/dist/uPlot.min.css", { with: { type: "text" } }), type: CSS },
 };
-const PAGE: Asset = { load: () => import("./dashboard/index.html", { with: { type: "text" } }), type: "text/html; charset=utf-8" };
-
-const cache = new Map<string, Uint8Array<ArrayBuffer>>();
-
-async function serveAsset(asset: Asset, name: string): Promise<Response> {
-  let bytes = cache.get(name);
-  if (!bytes) {
-    try {
-      bytes = new TextEncoder().encode((await asset.load()).default) as Uint8Array<ArrayBuffer>;
-    } catch (err) {
-      const hint = name.startsWith("uPlot") ? " (uPlot comes from node_modules: run `npm ci`)" : "";
-      return new Response(`Dashboard file ${name} cannot be loaded${hint}: ${(err as Error).message}\n`, { status: 500 });
-    }
-    cache.set(name, bytes);
-  }
-  return new Response(bytes, { headers: { "content-type": asset.type, "cache-control": "no-cache" } });
-}
+const PAGE: Asset = { load: () => import("./dashboard/index.html", { with: { type: "text" } }), type: HTML };
+const UPLOT_HINT = " (uPlot comes from node_modules: run `npm ci`)";
 
 /**
  * The live dashboard: the page at `/`, its files under `/dashboard/`, and
@@ -52,12 +29,12 @@ async function serveAsset(asset: Asset, name: string): Promise<Response> {
  */
 export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: DashboardFeed, options: LiveFeedOptions = {}): () => void {
   const live = new LiveFeed(feed, options);
-  app.get("/", () => serveAsset(PAGE, "index.html"));
+  app.get("/", () => serveAsset(PAGE, "dashboard/index.html"));
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/dashboard/:file", (c) => {
     const name = c.req.param("file");
     const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    return asset ? serveAsset(asset, name) : c.text(`Not found: ${c.req.path}\n`, 404);
+    return asset ? serveAsset(asset, `dashboard/${name}`, {}, name.startsWith("uPlot") ? UPLOT_HINT : "") : c.text(`Not found: ${c.req.path}\n`, 404);
   });
   app.get("/api/live", (c) => {
     const body = live.open();

@@ -44,7 +44,8 @@ export async function spawnUntil(
 ): Promise<Started & { match: RegExpMatchArray }> {
   const proc = Bun.spawn(cmd, {
     cwd,
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    // No request inspector unless a test asks for one: many clients at once would contend for port 4040 and up.
+    env: { ...process.env, NO_COLOR: "1", TUNNEL_INSPECT: "off", ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

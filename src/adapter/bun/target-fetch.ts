@@ -1,4 +1,4 @@
-import type { ClientRuntime, UplinkWebSocket } from "../../client/client-runtime.ts";
+import type { ClientRuntime, LocalServeOptions, UplinkWebSocket } from "../../client/client-runtime.ts";
 import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
 import { connectBunTarget } from "./target-socket.ts";
 
@@ -12,4 +12,10 @@ export const bunClientRuntime: ClientRuntime = {
   openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
   createTargetFetch: () => createHttp1Fetch(connectBunTarget),
   connectTarget: connectBunTarget,
+  serveLocal({ hostname, port, fetch }: LocalServeOptions) {
+    const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
+    // No idle timeout: the inspector's live feed stays open while nothing happens.
+    const server = Bun.serve({ hostname, port, idleTimeout: 0, fetch });
+    return { port: server.port, stop: () => server.stop(true) };
+  },
 };

@@ -1,4 +1,5 @@
-import type { ClientRuntime } from "../../client/client-runtime.ts";
+import type { ClientRuntime, LocalServeOptions } from "../../client/client-runtime.ts";
+import type { DenoGlobal } from "./deno.d.ts";
 import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 import { connectDenoTarget } from "./target-socket.ts";
@@ -15,4 +16,9 @@ export const denoClientRuntime: ClientRuntime = {
   openWebSocket: (url) => new NoDelayWebSocket(url),
   createTargetFetch: () => createHttp1Fetch(connectDenoTarget),
   connectTarget: connectDenoTarget,
+  serveLocal({ hostname, port, fetch }: LocalServeOptions) {
+    const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
+    const server = Deno.serve({ hostname, port, onListen() {} }, fetch);
+    return { port: server.addr.port, stop: () => void server.shutdown() };
+  },
 };

@@ -1,0 +1,134 @@
+import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
+import type { HeaderList } from "../protocol/head.ts";
+
+/** Largest decompressed body shown (a small compressed body may expand a thousandfold). */
+export const MAX_DECODED_BYTES = 8 * 1024 * 1024;
+/** Bytes of a binary body shown as hex. */
+export const MAX_HEX_BYTES = 4096;
+
+/** How a captured body is shown. Every string is shown as text by the page, never as markup. */
+export type BodyView =
+  | { kind: "empty" }
+  | { kind: "json"; text: string }
+  | { kind: "form"; fields: [string, string][] }
+  | { kind: "text"; text: string }
+  | { kind: "binary"; hex: string };
+
+export interface BodyDisplay {
+  view: BodyView;
+  contentType: string | undefined;
+  /** The Content-Encoding the bytes were decoded from for display (the visitor got them encoded). */
+  decodedFrom?: string;
+  /** Why a compressed body is shown as its raw bytes. */
+  decodeError?: string;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function header(headers: HeaderList, name: string): string | undefined {
+  for (const [n, v] of headers) if (n.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** The body's bytes with its Content-Encoding undone (bounded), or why not. */
+function decode(bytes: Uint8Array, encoding: string, truncated: boolean): { bytes: Uint8Array } | { error: string } {
+  // A capture cut at its limit is a stream cut short: decode what is there.
+  const options = { maxOutputLength: MAX_DECODED_BYTES, finishFlush: truncated ? constants.Z_SYNC_FLUSH : constants.Z_FINISH };
+  try {
+    switch (encoding) {
+      case "gzip":
+      case "x-gzip":
+        return { bytes: gunzipSync(bytes, options) };
+      case "deflate":
+        try {
+          return { bytes: inflateSync(bytes, options) };
+        } catch {
+          return { bytes: inflateRawSync(bytes, options) }; // deflate without its zlib wrapper, as some servers send it
+        }
+      case "br":
+        return { bytes: brotliDecompressSync(bytes, { maxOutputLength: MAX_DECODED_BYTES, finishFlush: truncated ? constants.BROTLI_OPERATION_FLUSH : constants.BROTLI_OPERATION_FINISH }) };
+      default:
+        return { error: `Content-Encoding ${encoding} is not decoded here` };
+    }
+  } catch (err) {
+    const message = (err as Error).message;
+    return { error: /maxOutputLength|too large|buffer/i.test(message) ? `decoded it exceeds ${MAX_DECODED_BYTES / 1024 / 1024} MiB` : `cannot decode: ${message}` };
+  }
+}
+
+/** Hex dump lines: offset, 16 bytes in hex, the printable ASCII. */
+export function hexDump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ");
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  |${ascii}|`);
+  }
+  return lines.join("\n");
+}
+
+/** Text when the bytes are UTF-8 without control characters (other than tab and line ends). */
+function asText(bytes: Uint8Array, truncated: boolean): string | undefined {
+  let text: string;
+  try {
+    // A cut capture may end inside a character: decode up to the last whole one.
+    text = utf8.decode(truncated ? bytes.subarray(0, lastWholeUtf8(bytes)) : bytes);
+  } catch {
+    return undefined;
+  }
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) ? undefined : text;
+}
+
+function lastWholeUtf8(bytes: Uint8Array): number {
+  let end = bytes.length;
+  for (let back = 1; back <= 3 && end - back >= 0; back++) {
+    const b = bytes[end - back];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (need > back) end -= back;
+    break;
+  }
+  return end;
+}
+
+/**
+ * How to show a body: JSON pretty-printed, form data as fields, other text
+ * as text, anything else as hex; a compressed body decoded first (for
+ * display only).
+ */
+export function bodyDisplay(headers: HeaderList, kept: Uint8Array, truncated: boolean): BodyDisplay {
+  const contentType = header(headers, "content-type");
+  const encoding = header(headers, "content-encoding")?.trim().toLowerCase();
+  let bytes = kept;
+  const display: BodyDisplay = { view: { kind: "empty" }, contentType };
+  if (bytes.length === 0) return display;
+  if (encoding && encoding !== "identity") {
+    const decoded = decode(bytes, encoding, truncated);
+    if ("bytes" in decoded) {
+      bytes = decoded.bytes;
+      display.decodedFrom = encoding;
+    } else {
+      display.decodeError = decoded.error;
+      display.view = { kind: "binary", hex: hexDump(kept.subarray(0, MAX_HEX_BYTES)) };
+      return display;
+    }
+  }
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  const text = asText(bytes, truncated);
+  if (text !== undefined && (type === "application/json" || type.endsWith("+json"))) {
+    try {
+      display.view = { kind: "json", text: JSON.stringify(JSON.parse(text), null, 2) };
+      return display;
+    } catch {
+      // Not whole JSON (cut at the limit, or not JSON at all): shown as it is.
+    }
+  }
+  if (text !== undefined && type === "application/x-www-form-urlencoded") {
+    display.view = { kind: "form", fields: [...new URLSearchParams(text)] };
+    return display;
+  }
+  display.view = text !== undefined ? { kind: "text", text } : { kind: "binary", hex: hexDump(bytes.subarray(0, MAX_HEX_BYTES)) };
+  return display;
+}

@@ -1,0 +1,166 @@
+/**
+ * End to end: the client's request inspector (`--inspect`), on both
+ * runtimes, with a real entry and target: requests appear in its API with
+ * their fields, a replay reaches the target again (its echo says what it
+ * saw), a replay with a changed body, bounded memory under a 1 GiB
+ * download, and `--no-inspect` opening no port.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { startTarget } from "./helpers/target-server.ts";
+import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { visit } from "./helpers/visitor.ts";
+import { eventually } from "./helpers/wait.ts";
+
+const target = startTarget();
+afterAll(async () => {
+  await stopAll();
+  target.stop();
+});
+
+/** The TCP ports a process listens on (from /proc: its socket inodes among the listening sockets). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) inodes.add(m[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":").pop()!, 16));
+    }
+  }
+  return ports;
+}
+
+interface Summary {
+  id: number;
+  method: string;
+  path: string;
+  status: number | null;
+  requestBytes: number;
+  responseBytes: number;
+  complete: boolean;
+  replayOf: number | null;
+  durationMs: number | null;
+}
+
+describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (runtime) => {
+  const session = `inspect-${runtime}`;
+  let entry: Entry;
+  let inspector: string;
+  let clientPid: number;
+
+  beforeAll(async () => {
+    entry = await startEntry("bun");
+    const client = await startClient(runtime, entry, session, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.1:0"]);
+    clientPid = client.proc.pid;
+    inspector = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+  });
+
+  const list = async (): Promise<Summary[]> => (await fetch(`${inspector}/api/requests`)).json();
+  const one = async (id: number) => (await fetch(`${inspector}/api/requests/${id}`)).json();
+  const replay = (id: number, changes?: object) =>
+    fetch(`${inspector}/api/requests/${id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(changes ?? {}) });
+
+  test("a request through the tunnel appears with its fields; its JSON body is shown pretty-printed", async () => {
+    await fetch(`${inspector}/api/requests`, { method: "DELETE" });
+    const res = await visit(entry.port, session, "/echo?hook=1", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-signature": "sig-1" },
+      body: '{"event":"payment.succeeded","amount":42}',
+    });
+    expect(res.status).toBe(200);
+    const echoed = await res.json();
+    const [row] = await eventually(async () => {
+      const rows = await list();
+      return rows.length === 1 && rows[0].complete ? rows : undefined;
+    });
+    expect(row).toMatchObject({ method: "POST", path: "/echo?hook=1", status: 200, requestBytes: 41, replayOf: null });
+    expect(row.responseBytes).toBeGreaterThan(100);
+    const d = await one(row.id);
+    expect(d.requestHeaders).toContainEqual(["x-signature", "sig-1"]);
+    expect(d.requestBody.view).toEqual({ kind: "json", text: '{\n  "event": "payment.succeeded",\n  "amount": 42\n}' });
+    expect(d.responseHeaders).toContainEqual(["x-echo", "1"]);
+    expect(JSON.parse(d.responseBody.view.text)).toEqual(echoed);
+  });
+
+  test("a replay reaches the target again with the same method, headers and body, and is listed as a replay", async () => {
+    const [original] = await list();
+    const res = await replay(original.id);
+    expect(res.status).toBe(200);
+    const again = await res.json();
+    expect(again).toMatchObject({ method: "POST", path: "/echo?hook=1", status: 200, replayOf: original.id });
+    const seen = JSON.parse(again.responseBody.view.text);
+    expect(seen.method).toBe("POST");
+    expect(seen.target).toBe("/echo?hook=1");
+    expect(seen.bodyHash).toBe(createHash("sha256").update('{"event":"payment.succeeded","amount":42}').digest("hex"));
+    expect(seen.headers).toContainEqual(["x-signature", "sig-1"]);
+    expect((await list())[0]).toMatchObject({ id: again.id, replayOf: original.id });
+  });
+
+  test("a replay with a changed body, method and header", async () => {
+    const original = (await list()).find((r) => r.replayOf === null)!;
+    const res = await replay(original.id, { body: '{"event":"payment.failed"}', headers: [["content-type", "application/json"], ["x-signature", "sig-2"]] });
+    const again = await res.json();
+    const seen = JSON.parse(again.responseBody.view.text);
+    expect(seen.bodyHash).toBe(createHash("sha256").update('{"event":"payment.failed"}').digest("hex"));
+    expect(seen.headers).toContainEqual(["x-signature", "sig-2"]);
+    expect(seen.headers).toContainEqual(["content-length", "26"]);
+    const put = await (await replay(original.id, { method: "PUT", path: "/echo?changed" })).json();
+    expect(JSON.parse(put.responseBody.view.text)).toMatchObject({ method: "PUT", target: "/echo?changed" });
+    const bad = await replay(original.id, { path: "no slash" });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toContain("request target is not a path");
+  });
+
+  test("only the inspector's own Host names are served, and changes need JSON from its own origin", async () => {
+    const rebound = await fetch(`${inspector}/api/requests`, { headers: { host: "evil.example:80" } });
+    expect(rebound.status).toBe(421);
+    const [row] = await list();
+    const form = await fetch(`${inspector}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+    expect(form.status).toBe(415);
+    const crossSite = await fetch(`${inspector}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: "{}" });
+    expect(crossSite.status).toBe(403);
+  });
+
+  test("a 1 GiB download through the tunnel grows the client's memory by no more than the capture bounds", async () => {
+    const download = async () => {
+      const res = await visit(entry.port, session, `/download?bytes=${1024 * 1024 * 1024}`);
+      let bytes = 0;
+      for await (const chunk of res.body!) bytes += chunk.byteLength;
+      expect(bytes).toBe(1024 * 1024 * 1024);
+    };
+    // The first download grows the runtime's own buffers (with or without an inspector); the second is measured.
+    await download();
+    const before = await peakRssMiB(clientPid);
+    await download();
+    const rows = await eventually(async () => {
+      const found = (await list()).filter((r) => r.path.startsWith("/download") && r.complete);
+      return found.length === 2 ? found : undefined;
+    });
+    expect(rows[0].responseBytes).toBe(1024 * 1024 * 1024);
+    const d = await one(rows[0].id);
+    expect(d.responseBody).toMatchObject({ keptBytes: 1024 * 1024, truncated: true, size: 1024 * 1024 * 1024 });
+    expect(d.responseBody.view.kind).toBe("binary");
+    // What the inspector may keep is 1 MiB per body (64 MiB in all); a body copied whole would be 1 GiB.
+    expect(await peakRssMiB(clientPid) - before).toBeLessThan(64);
+  }, 90_000);
+
+  test("--no-inspect opens no port", async () => {
+    const off = await startClient(runtime, entry, `${session}-off`, `http://127.0.0.1:${target.port}`, ["--no-inspect"], { TUNNEL_INSPECT: "" });
+    expect(off.output()).not.toContain("Inspector");
+    expect(listeningPorts(off.proc.pid)).toEqual([]);
+    const on = await startClient(runtime, entry, `${session}-on`, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.1:0"]);
+    const port = Number(await eventually(() => on.output().match(/Inspector +http:\/\/127\.0\.0\.1:(\d+)/)?.[1]));
+    expect(listeningPorts(on.proc.pid)).toEqual([port]);
+  });
+});
