@@ -79,7 +79,6 @@ export function startAgent(
     onTargetUnreachable: () => local?.probe(),
     fetchTarget: tap ? tap.wrapFetch(config.session, target, fetchTarget) : fetchTarget,
     webSocketTap: tap && ((request: Parameters<TargetTap["webSocket"]>[1]) => tap.webSocket(config.session, request)),
-    connectTarget: runtime.connectTarget,
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string) => runtime.openWebSocket(url),
     onAnswered: (status: number, ms: number) => {

@@ -1,5 +1,4 @@
 import type { HeaderList } from "../protocol/head.ts";
-import type { ConnectTarget } from "./http1/target-socket.ts";
 
 /** A request the client sends to its local target. */
 export interface TargetRequest {
@@ -47,8 +46,6 @@ export interface ClientRuntime {
    * once is bounded by the caller (the client's limiter).
    */
   createTargetFetch(): (request: TargetRequest) => Promise<TargetResponse>;
-  /** Opens a TCP (or TLS) connection to the target: the target WebSocket client's transport. */
-  connectTarget: ConnectTarget;
   /** Serves a small local HTTP app (the request inspector); throws when the address is taken. */
   serveLocal(options: LocalServeOptions): LocalServer;
 }

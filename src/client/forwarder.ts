@@ -5,7 +5,6 @@ import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
 import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
-import type { ConnectTarget } from "./http1/target-socket.ts";
 import type { WebSocketTap } from "./target-tap.ts";
 
 /** A response still streaming this long after its head gives up its slot. */
@@ -18,8 +17,6 @@ export interface ForwarderDeps {
   /** The target could not be reached (to look for it again). */
   onTargetUnreachable?: () => void;
   fetchTarget: (request: TargetRequest) => Promise<TargetResponse>;
-  /** Connections for WebSockets to the target. */
-  connectTarget: ConnectTarget;
   /** Told of each visitor WebSocket the target accepted (the request inspector). */
   webSocketTap?: (request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }) => WebSocketTap;
   limiter: ConcurrencyLimiter;

@@ -1,4 +1,5 @@
-import type { ConnectTarget, TargetSocket } from "./http1/target-socket.ts";
+import { connect as connectTcp, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { ByteQueue } from "../protocol/byte-queue.ts";
 import type { HeaderList } from "../protocol/head.ts";
 import { concat, joinBytes, latin1 } from "../protocol/bytes.ts";
@@ -53,32 +54,23 @@ function parseHead(text: string): { status: number; headers: HeaderList } {
  * with the open socket, or with the target's refusal (its status, headers and
  * up to 64 KiB of body); rejects when the target cannot be reached.
  *
- * Our own client, over the runtime adapter's socket (`connect`), rather than
+ * Our own client (over node:net, so the same code on Bun and Deno) rather than
  * the runtime's `WebSocket`: that one hides a refusal's status, cannot pause
  * reading when the visitor is slow, and on Deno takes no custom headers.
  */
-export async function openTargetWebSocket(url: URL, headers: HeaderList, signal: AbortSignal, connect: ConnectTarget): Promise<TargetHandshake> {
-  const tls = url.protocol === "wss:";
-  const port = Number(url.port || (tls ? 443 : 80));
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  if (signal.aborted) throw new Error("Cancelled");
-  const socket = await connect({ hostname, port, tls });
-  let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
-  let ended = false;
-  let wake: (() => void) | undefined;
-  socket.onData = (chunk) => {
-    buffer = concat(buffer, chunk);
-    wake?.();
-  };
-  socket.onClose = () => {
-    ended = true;
-    wake?.();
-  };
-  const more = () => new Promise<void>((resolve) => wake = resolve);
-  const onAbort = () => socket.destroy();
+export async function openTargetWebSocket(url: URL, headers: HeaderList, signal: AbortSignal): Promise<TargetHandshake> {
+  const secure = url.protocol === "wss:";
+  const port = Number(url.port || (secure ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const socket: Socket = secure ? connectTls({ host, port, servername: host }) : connectTcp({ host, port });
+  socket.setNoDelay(true);
+  const onAbort = () => socket.destroy(new Error("Cancelled"));
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    if (signal.aborted) throw new Error("Cancelled");
+    await new Promise<void>((resolve, reject) => {
+      socket.once(secure ? "secureConnect" : "connect", () => resolve());
+      socket.once("error", reject);
+    });
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     const lines = [
       `GET ${url.pathname}${url.search} HTTP/1.1`,
@@ -90,10 +82,39 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
       ...headers.filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())).map(([name, value]) => `${name}: ${value}`),
     ];
     // Latin-1: each character of a header value is one byte, as the visitor sent it.
-    socket.write(Uint8Array.from(`${lines.join("\r\n")}\r\n\r\n`, (c) => c.charCodeAt(0)));
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
+    let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     let headEnd = -1;
+    let ended = false;
+    const more = () =>
+      new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Uint8Array) => {
+          buffer = concat(buffer, chunk);
+          done();
+          resolve();
+        };
+        const onEnd = () => {
+          ended = true;
+          done();
+          resolve();
+        };
+        const onError = (err: Error) => {
+          done();
+          reject(err);
+        };
+        const done = () => {
+          // Paused between reads: a flowing socket with no listener would drop what arrives meanwhile.
+          socket.pause();
+          socket.off("data", onData);
+          socket.off("end", onEnd);
+          socket.off("error", onError);
+        };
+        socket.on("data", onData);
+        socket.once("end", onEnd);
+        socket.once("error", onError);
+        socket.resume();
+      });
     while ((headEnd = indexOfCrlfCrlf(buffer)) === -1) {
-      if (signal.aborted) throw new Error("Cancelled");
       if (ended) throw new Error("Connection closed during the WebSocket handshake");
       if (buffer.byteLength > MAX_HEAD_BYTES) throw new Error("WebSocket handshake answer too large");
       await more();
@@ -105,7 +126,7 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
       const length = Number(head.headers.find(([n]) => n === "content-length")?.[1] ?? 0);
       const wanted = Number.isInteger(length) && length > 0 && length <= MAX_REFUSAL_BODY_BYTES ? length : 0;
       buffer = rest;
-      while (buffer.byteLength < wanted && !ended && !signal.aborted) await more();
+      while (buffer.byteLength < wanted && !ended) await more();
       socket.destroy();
       const body = buffer.subarray(0, wanted);
       return {
@@ -117,7 +138,7 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
     }
     const accept = head.headers.find(([n]) => n === "sec-websocket-accept")?.[1];
     if (accept !== await acceptKey(key)) throw new Error("WebSocket handshake: bad Sec-WebSocket-Accept from the target");
-    if (ended) throw new Error("Connection closed right after the WebSocket handshake");
+    signal.removeEventListener("abort", onAbort);
     const answerHeaders = head.headers.filter(([n]) => n === "sec-websocket-protocol" || n === "set-cookie");
     return { accepted: true, socket: new TargetWebSocket(socket, rest), headers: answerHeaders };
   } catch (err) {
@@ -130,10 +151,8 @@ export async function openTargetWebSocket(url: URL, headers: HeaderList, signal:
 
 /** An open WebSocket to the target. Call `start` to receive. */
 export class TargetWebSocket {
-  #socket: TargetSocket;
+  #socket: Socket;
   #received = new ByteQueue();
-  /** Writers waiting for the socket to drain (or close). */
-  #drainWaiters: (() => void)[] = [];
   #events: TargetSocketEvents | undefined;
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
@@ -142,25 +161,21 @@ export class TargetWebSocket {
   #closed = false;
   #reading = false;
 
-  constructor(socket: TargetSocket, initial: Uint8Array<ArrayBuffer>) {
+  constructor(socket: Socket, initial: Uint8Array<ArrayBuffer>) {
     this.#socket = socket;
     this.#received.push(initial);
-    // Held until `start`: what arrives meanwhile waits in the queue.
-    socket.pause();
-    socket.onData = (chunk) => {
-      this.#received.push(chunk); // the adapter never reuses a chunk's buffer
-      this.#drainBuffer();
-    };
-    socket.onDrain = () => this.#wakeWriters();
-    socket.onClose = () => {
-      this.#wakeWriters();
-      this.#finish(1006, "Target connection lost");
-    };
   }
 
   /** Starts delivering messages and the close. */
   start(events: TargetSocketEvents): void {
     this.#events = events;
+    this.#socket.on("data", (chunk: Uint8Array) => {
+      // Copied: chunks stay queued until their message is whole, and a runtime may reuse a chunk's buffer.
+      this.#received.push(new Uint8Array(chunk)); // (Buffer#slice would be a view)
+      this.#drainBuffer();
+    });
+    this.#socket.on("close", () => this.#finish(1006, "Target connection lost"));
+    this.#socket.on("error", () => this.#finish(1006, "Target connection lost"));
     this.#socket.resume();
     this.#drainBuffer();
   }
@@ -185,8 +200,7 @@ export class TargetWebSocket {
       }
       this.#write(encodeClientFrame(Opcode.Close, payload)).catch(() => {});
     }
-    const drop = setTimeout(() => this.#socket.destroy(), CLOSE_WAIT_MS) as { unref?: () => void };
-    drop.unref?.();
+    setTimeout(() => this.#socket.destroy(), CLOSE_WAIT_MS).unref?.();
   }
 
   /** Drops the connection at once. */
@@ -195,19 +209,21 @@ export class TargetWebSocket {
   }
 
   #write(frame: Uint8Array): Promise<void> {
-    if (this.#closed || this.#socket.write(frame)) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  #wakeWriters(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
+    if (this.#socket.write(frame)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off("drain", done);
+        this.#socket.off("close", done);
+        resolve();
+      };
+      this.#socket.once("drain", done);
+      this.#socket.once("close", done);
+    });
   }
 
   /** Parses whole frames; pauses the socket while a message handler is busy. */
   #drainBuffer(): void {
-    if (this.#reading || this.#closed || !this.#events) return;
+    if (this.#reading || this.#closed) return;
     while (!this.#closed) {
       const header = readFrameHeader(this.#received.peek(Math.min(MAX_FRAME_HEADER_BYTES, this.#received.length)));
       if (!header) return;
@@ -225,8 +241,7 @@ export class TargetWebSocket {
         const reason = new TextDecoder().decode(payload.subarray(2));
         if (!this.#closeSent) this.close(code === 1005 ? 1000 : code, "");
         this.#finish(code, reason);
-        const drop = setTimeout(() => this.#socket.destroy(), 100) as { unref?: () => void };
-        drop.unref?.();
+        setTimeout(() => this.#socket.destroy(), 100).unref?.();
         return;
       }
       if (header.opcode !== Opcode.Continuation) {

@@ -26,7 +26,7 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
   const started = performance.now();
   let opened;
   try {
-    opened = await openTargetWebSocket(targetWebSocketUrl(deps.target, head.target), head.headers, abort.signal, deps.connectTarget);
+    opened = await openTargetWebSocket(targetWebSocketUrl(deps.target, head.target), head.headers, abort.signal);
   } catch (err) {
     if (!abort.signal.aborted) {
       deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });

@@ -1,5 +1,4 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
-import type { ConnectTarget } from "../client/http1/target-socket.ts";
 import type { Logger } from "../log.ts";
 import { isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import type { EntryBindings } from "../entry/entry-runtime.ts";
@@ -24,7 +23,6 @@ export interface ClusterRouterDeps {
   directory: SessionDirectory;
   signer: PeerSigner;
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
-  connectPeer: ConnectTarget;
   /** Set on Fly: answer with fly-replay where Fly can replay the request. */
   flyMachineId: string | undefined;
   /** The entry's REQUEST_TIMEOUT_MS: a forwarded head may take that long on the other entry. */
@@ -71,7 +69,6 @@ export class ClusterRouter implements EntryCluster {
       self: deps.self.id,
       signer: deps.signer,
       fetchPeer: deps.fetchPeer,
-      connectPeer: deps.connectPeer,
       headTimeoutMs: deps.requestTimeoutMs + 5_000,
       webSockets: deps.webSockets,
     };

@@ -1,5 +1,4 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
-import type { ConnectTarget } from "../client/http1/target-socket.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "../client/target-web-socket.ts";
 import { endToEndHeaders, endToEndList, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import type { HeaderList } from "../protocol/head.ts";
@@ -24,8 +23,6 @@ export interface PeerForwardDeps {
   signer: PeerSigner;
   /** Sends a request to another entry: no redirects, no decompression (the client's target fetch). */
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
-  /** Connections for WebSockets to the holding entry. */
-  connectPeer: ConnectTarget;
   /** How long the other entry may take to answer the head (its own REQUEST_TIMEOUT_MS plus a margin). */
   headTimeoutMs: number;
   /** Forwarded WebSockets, so draining closes them with 1001 like the entry's own. */
@@ -170,7 +167,7 @@ async function forwardWebSocket(
   const resumeIdle = env.suspendIdleTimeout();
   let opened;
   try {
-    opened = await openTargetWebSocket(url, headers, abort.signal, deps.connectPeer);
+    opened = await openTargetWebSocket(url, headers, abort.signal);
   } catch {
     return abort.signal.aborted
       ? errorResponse(504, `Gateway timeout: the entry holding session "${session}" sent no answer in time`)

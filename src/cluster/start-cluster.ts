@@ -3,7 +3,6 @@
  * imports this module only then, so without Redis nothing of ioredis loads.
  */
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
-import type { ConnectTarget } from "../client/http1/target-socket.ts";
 import type { ClusterConfig, EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ClusterRouter } from "./cluster-router.ts";
@@ -18,7 +17,6 @@ export function startCluster(options: {
   /** How other entries reach this one (TUNNEL_PEER_URL, or derived once listening). */
   peerUrl: string;
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
-  connectPeer: ConnectTarget;
   webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
   log: Logger;
 }): EntryCluster {
@@ -30,7 +28,6 @@ export function startCluster(options: {
     directory,
     signer: PeerSigner.create(cluster.peerSecret),
     fetchPeer: options.fetchPeer,
-    connectPeer: options.connectPeer,
     flyMachineId: cluster.flyMachineId,
     requestTimeoutMs: config.requestTimeoutMs,
     // One bucket per session for all entries; sessions without a limit never touch Redis.

@@ -106,7 +106,6 @@ export async function runEntry(args: string[]): Promise<void> {
       cluster: config.cluster,
       peerUrl,
       fetchPeer: peerRuntime.createTargetFetch(),
-      connectPeer: peerRuntime.connectTarget,
       webSockets: state.webSockets,
       log,
     });

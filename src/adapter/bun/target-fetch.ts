@@ -11,7 +11,6 @@ export const bunClientRuntime: ClientRuntime = {
   name: "bun",
   openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
   createTargetFetch: () => createHttp1Fetch(connectBunTarget),
-  connectTarget: connectBunTarget,
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
     // No idle timeout: the inspector's live feed stays open while nothing happens.

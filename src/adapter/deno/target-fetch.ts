@@ -15,7 +15,6 @@ export const denoClientRuntime: ClientRuntime = {
   name: "deno",
   openWebSocket: (url) => new NoDelayWebSocket(url),
   createTargetFetch: () => createHttp1Fetch(connectDenoTarget),
-  connectTarget: connectDenoTarget,
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
     const server = Deno.serve({ hostname, port, onListen() {} }, fetch);
