@@ -166,14 +166,16 @@ export type StoreEvent =
  */
 export class CaptureStore {
   readonly limits: CaptureLimits;
-  #requests: CapturedRequest[] = [];
-  #byId = new Map<number, CapturedRequest>();
+  /** Request `id` sits at `id % maxRequests`; ids from `#oldest` to `#nextId - 1` are kept. */
+  readonly #ring: (CapturedRequest | undefined)[];
+  #oldest = 1;
   #nextId = 1;
   #bodyBytes = 0;
   #listeners = new Set<(event: StoreEvent) => void>();
 
   constructor(limits: Partial<CaptureLimits> = {}) {
     this.limits = { ...DEFAULT_CAPTURE_LIMITS, ...limits };
+    this.#ring = new Array(this.limits.maxRequests).fill(undefined);
   }
 
   /** Bytes of bodies kept now. */
@@ -182,35 +184,37 @@ export class CaptureStore {
   }
 
   get size(): number {
-    return this.#requests.length;
+    return this.#nextId - this.#oldest;
   }
 
   /** Records a new request (oldest one dropped past the limit) and returns it. */
   add(fields: RequestFields): CapturedRequest {
+    if (this.size >= this.limits.maxRequests) this.#dropOldest();
     const request = new CapturedRequest(this.#nextId++, fields, this.limits.maxBodyBytesEach, this.#charger);
-    this.#requests.push(request);
-    this.#byId.set(request.id, request);
-    while (this.#requests.length > this.limits.maxRequests) this.#drop(this.#requests[0]);
-    this.#emit({ type: "added", request });
+    this.#ring[request.id % this.#ring.length] = request;
+    if (this.#listeners.size > 0) this.#emit({ type: "added", request });
     return request;
   }
 
   /** Tells subscribers that `request` changed (its response arrived or ended). */
   updated(request: CapturedRequest): void {
-    if (this.#byId.get(request.id) === request) this.#emit({ type: "updated", request });
+    if (this.#listeners.size > 0 && this.get(request.id) === request) this.#emit({ type: "updated", request });
   }
 
   get(id: number): CapturedRequest | undefined {
-    return this.#byId.get(id);
+    if (!Number.isInteger(id) || id < this.#oldest || id >= this.#nextId) return undefined;
+    return this.#ring[id % this.#ring.length];
   }
 
   /** Newest first. */
   list(): CapturedRequest[] {
-    return this.#requests.slice().reverse();
+    const out: CapturedRequest[] = [];
+    for (let id = this.#nextId - 1; id >= this.#oldest; id--) out.push(this.#ring[id % this.#ring.length]!);
+    return out;
   }
 
   clear(): void {
-    for (const request of this.#requests.slice()) this.#drop(request);
+    while (this.size > 0) this.#dropOldest();
     this.#emit({ type: "cleared" });
   }
 
@@ -224,14 +228,15 @@ export class CaptureStore {
     charge: (bytes: number) => {
       this.#bodyBytes += bytes;
       // Oldest first; the request being captured may go too (its body is then no longer counted here).
-      while (this.#bodyBytes > this.limits.maxBodyBytes && this.#requests.length > 0) this.#drop(this.#requests[0]);
+      while (this.#bodyBytes > this.limits.maxBodyBytes && this.size > 0) this.#dropOldest();
     },
   };
 
-  #drop(request: CapturedRequest): void {
-    const at = this.#requests.indexOf(request);
-    if (at >= 0) this.#requests.splice(at, 1);
-    this.#byId.delete(request.id);
+  #dropOldest(): void {
+    const at = this.#oldest % this.#ring.length;
+    const request = this.#ring[at]!;
+    this.#ring[at] = undefined;
+    this.#oldest++;
     this.#bodyBytes -= request.requestBody.release() + request.responseBody.release();
   }
 

@@ -75,7 +75,7 @@ export class RequestInspector implements TargetTap {
 
   wrapFetch(tunnel: string, target: () => URL, fetchTarget: FetchTarget): FetchTarget {
     this.#tunnels.set(tunnel, { target, fetchTarget });
-    return (request) => this.#send(tunnel, fetchTarget, request, pathOf(request.url)).then(({ response }) => response);
+    return (request) => this.#send(tunnel, fetchTarget, request, pathOf(request.url));
   }
 
   webSocket(tunnel: string, request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }): WebSocketTap {
@@ -144,18 +144,23 @@ export class RequestInspector implements TargetTap {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), REPLAY_TIMEOUT_MS);
     try {
-      const { record, response } = await this.#send(original.tunnel, tunnel.fetchTarget, {
-        url: targetUrl(tunnel.target(), path),
-        method,
-        headers,
-        body: body && body.byteLength > 0 ? new Response(body as Uint8Array<ArrayBuffer>).body : null,
-        signal: abort.signal,
-      }, path, original.id).catch((err: Error & { record?: CapturedRequest }) => {
-        if (err.record) return { record: err.record, response: undefined };
-        throw err;
-      });
-      // Read to the end: the replay's record is complete once its body is.
-      if (response?.body) for await (const _ of response.body);
+      let record: CapturedRequest | undefined;
+      try {
+        const response = await this.#send(original.tunnel, tunnel.fetchTarget, {
+          url: targetUrl(tunnel.target(), path),
+          method,
+          headers,
+          body: body && body.byteLength > 0 ? new Response(body as Uint8Array<ArrayBuffer>).body : null,
+          signal: abort.signal,
+        }, path, original.id);
+        record = (response as CapturedExchange).record;
+        // Read to the end: the replay's record is complete once its body is.
+        if (response.body) for await (const _ of response.body);
+      } catch (err) {
+        // Unreachable target, or a body that failed midway: the record says so.
+        record ??= (err as Error & { record?: CapturedRequest }).record;
+        if (!record) throw err;
+      }
       return record;
     } finally {
       clearTimeout(timer);
@@ -163,55 +168,77 @@ export class RequestInspector implements TargetTap {
   }
 
   /** Records one exchange and passes it on; the error of a failed one carries its record. */
-  async #send(tunnel: string, fetchTarget: FetchTarget, request: TargetRequest, path: string, replayOf?: number): Promise<{ record: CapturedRequest; response: TargetResponse }> {
-    const started = performance.now();
+  #send(tunnel: string, fetchTarget: FetchTarget, request: TargetRequest, path: string, replayOf?: number): Promise<TargetResponse> {
     const record = this.store.add({ tunnel, time: Date.now(), method: request.method, path, requestHeaders: request.headers, replayOf });
-    const finish = (error?: Error) => {
-      if (record.durationMs !== undefined) return;
-      record.durationMs = performance.now() - started;
-      record.responseBody.done = true;
-      if (error && !record.error) record.error = error.message;
-      this.store.updated(record);
-    };
+    const exchange = new CapturedExchange(record, this.store);
     let body = request.body;
     if (body) body = tapBody(body, record.requestBody, () => record.requestBody.done = true);
     else record.requestBody.done = true;
-    let response: TargetResponse;
-    try {
-      response = await fetchTarget(body === request.body ? request : { ...request, body });
-    } catch (err) {
-      finish(err as Error);
-      throw Object.assign(err as Error, { record });
-    }
-    record.status = response.status;
-    record.responseHeaders = response.headers;
-    this.store.updated(record);
-    let tapped: ReadableStream<Uint8Array> | null | undefined;
-    return {
-      record,
-      response: {
-        status: response.status,
-        headers: response.headers,
-        get body() {
-          if (tapped === undefined) {
-            const source = response.body;
-            tapped = source === null ? null : tapBody(source, record.responseBody, finish);
-            if (source === null) finish();
-          }
-          return tapped;
-        },
-        bytes: async () => {
-          try {
-            const bytes = await response.bytes();
-            record.responseBody.add(bytes);
-            finish();
-            return bytes;
-          } catch (err) {
-            finish(err as Error);
-            throw err;
-          }
-        },
+    // One promise per request: this runs on every request through the tunnel.
+    return fetchTarget(body === request.body ? request : { ...request, body }).then(
+      (response) => exchange.answered(response),
+      (err: Error) => {
+        exchange.finish(err);
+        throw Object.assign(err, { record });
       },
-    };
+    );
+  }
+}
+
+/**
+ * One recorded exchange between its request and the end of its response:
+ * the target's response as the forwarder sees it, each body byte noted as
+ * it passes (a class, so the per-request objects stay plain and few).
+ */
+class CapturedExchange implements TargetResponse {
+  readonly record: CapturedRequest;
+  readonly #store: CaptureStore;
+  readonly #started = performance.now();
+  #response: TargetResponse | undefined;
+  #tapped: ReadableStream<Uint8Array> | null | undefined;
+  status = 0;
+  headers: HeaderList = [];
+
+  constructor(record: CapturedRequest, store: CaptureStore) {
+    this.record = record;
+    this.#store = store;
+  }
+
+  answered(response: TargetResponse): TargetResponse {
+    this.#response = response;
+    this.status = this.record.status = response.status;
+    this.headers = response.headers;
+    this.record.responseHeaders = response.headers;
+    this.#store.updated(this.record);
+    return this;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#tapped === undefined) {
+      const source = this.#response!.body;
+      this.#tapped = source === null ? null : tapBody(source, this.record.responseBody, (error) => this.finish(error));
+      if (source === null) this.finish();
+    }
+    return this.#tapped;
+  }
+
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#response!.bytes().then((bytes) => {
+      this.record.responseBody.add(bytes);
+      this.finish();
+      return bytes;
+    }, (err: Error) => {
+      this.finish(err);
+      throw err;
+    });
+  }
+
+  finish(error?: Error): void {
+    const record = this.record;
+    if (record.durationMs !== undefined) return;
+    record.durationMs = performance.now() - this.#started;
+    record.responseBody.done = true;
+    if (error && !record.error) record.error = error.message;
+    this.#store.updated(record);
   }
 }
