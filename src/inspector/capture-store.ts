@@ -21,19 +21,48 @@ export const DEFAULT_CAPTURE_LIMITS: CaptureLimits = {
  * A body as it passed: its first bytes (up to the per-body limit) and how
  * many there were in all. Filled as the bytes go by, never before.
  */
+/** Small body parts are copied into shared slabs of this size rather than buffers of their own. */
+const SLAB_BYTES = 256 * 1024;
+/** Parts up to this size go into a slab. */
+const SMALL_PART_BYTES = 4096;
+
+/**
+ * Where small captured parts are copied: one buffer shared by many bodies.
+ * 500 kept requests with a small buffer each cost the client's garbage
+ * collector ~3 µs per request (bench `inspector-cost`); slabs are a few
+ * buffers in all, each freed once the requests using it have left.
+ */
+class Slabs {
+  #slab = new Uint8Array(SLAB_BYTES);
+  #used = 0;
+
+  /** Copies `bytes` in; returns the slab and the offset they are at. */
+  copy(bytes: Uint8Array): { slab: Uint8Array; offset: number } {
+    if (this.#used + bytes.byteLength > SLAB_BYTES) {
+      this.#slab = new Uint8Array(SLAB_BYTES);
+      this.#used = 0;
+    }
+    const offset = this.#used;
+    this.#slab.set(bytes, offset);
+    this.#used += bytes.byteLength;
+    return { slab: this.#slab, offset };
+  }
+}
+
 export class CapturedBody {
-  // One part until a second arrives: a small body costs no array (the store keeps 500 of these alive).
-  #first: Uint8Array | undefined;
-  #more: Uint8Array[] | undefined;
+  // A small body is a place in a shared slab (no buffer of its own); larger ones are copied parts.
+  #slab: Uint8Array | undefined;
+  #slabOffset = 0;
+  #parts: Uint8Array[] | undefined;
   #kept = 0;
   /** Bytes that passed, kept or not. */
   size = 0;
   /** The body ended (or failed); `size` is final. */
   done = false;
   #limit: number;
-  readonly #store: { charge(bytes: number): void };
+  readonly #store: { charge(bytes: number): void; slabs: Slabs };
 
-  constructor(limit: number, store: { charge(bytes: number): void }) {
+  constructor(limit: number, store: { charge(bytes: number): void; slabs: Slabs }) {
     this.#limit = limit;
     this.#store = store;
   }
@@ -53,37 +82,38 @@ export class CapturedBody {
     this.size += bytes.byteLength;
     const room = this.#limit - this.#kept;
     if (room <= 0 || bytes.byteLength === 0) return;
-    const part = bytes.slice(0, Math.min(room, bytes.byteLength));
-    if (this.#first === undefined) this.#first = part;
-    else (this.#more ??= []).push(part);
+    const part = bytes.byteLength > room ? bytes.subarray(0, room) : bytes;
+    if (this.#kept === 0 && part.byteLength <= SMALL_PART_BYTES) {
+      const { slab, offset } = this.#store.slabs.copy(part);
+      this.#slab = slab;
+      this.#slabOffset = offset;
+    } else {
+      this.#parts ??= this.#slab ? [this.#slab.subarray(this.#slabOffset, this.#slabOffset + this.#kept)] : [];
+      this.#slab = undefined;
+      this.#parts.push(part.slice());
+    }
     this.#kept += part.byteLength;
     this.#store.charge(part.byteLength);
   }
 
   /** The kept bytes, in one piece. */
   bytes(): Uint8Array {
-    if (this.#more) {
-      this.#first = joinBytes([this.#first!, ...this.#more], this.#kept);
-      this.#more = undefined;
-    }
-    return this.#first ?? new Uint8Array(0);
+    if (this.#slab) return this.#slab.subarray(this.#slabOffset, this.#slabOffset + this.#kept);
+    if (!this.#parts) return new Uint8Array(0);
+    if (this.#parts.length > 1) this.#parts = [joinBytes(this.#parts, this.#kept)];
+    return this.#parts[0];
   }
 
   /** Drops what was kept (the request left the store); returns how many bytes that freed. */
   release(): number {
     const freed = this.#kept;
-    this.#first = this.#more = undefined;
+    this.#slab = this.#parts = undefined;
     this.#kept = 0;
     this.#limit = 0; // bytes still passing are counted, no longer kept
     return freed;
   }
 }
 
-/**
- * Headers kept as one flat JSON string: kept as the lists they arrive in,
- * 500 requests' headers (a few dozen objects each) cost the client's garbage
- * collector ~10 µs per request (bench `inspector-cost`).
- */
 const packHeaders = (headers: HeaderList): string => JSON.stringify(headers);
 const unpackHeaders = (packed: string): HeaderList => JSON.parse(packed);
 
@@ -125,7 +155,7 @@ export class CapturedRequest {
   #requestHead: string;
   #responseHead: string | undefined;
 
-  constructor(id: number, fields: RequestFields, bodyLimit: number, store: { charge(bytes: number): void }) {
+  constructor(id: number, fields: RequestFields, bodyLimit: number, store: { charge(bytes: number): void; slabs: Slabs }) {
     this.id = id;
     this.tunnel = fields.tunnel;
     this.time = fields.time;
@@ -225,6 +255,7 @@ export class CaptureStore {
   }
 
   readonly #charger = {
+    slabs: new Slabs(),
     charge: (bytes: number) => {
       this.#bodyBytes += bytes;
       // Oldest first; the request being captured may go too (its body is then no longer counted here).
