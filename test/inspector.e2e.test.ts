@@ -9,14 +9,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { startTarget } from "./helpers/target-server.ts";
+import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
 
 const target = startTarget();
+const wsTarget = startWebSocketTarget();
 afterAll(async () => {
   await stopAll();
   target.stop();
+  wsTarget.stop();
 });
 
 /** The TCP ports a process listens on (from /proc: its socket inodes among the listening sockets). */
@@ -154,6 +157,28 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     // What the inspector may keep is 1 MiB per body (64 MiB in all); a body copied whole would be 1 GiB.
     expect(await peakRssMiB(clientPid) - before).toBeLessThan(64);
   }, 90_000);
+
+  test("a WebSocket is listed with its messages each way, and as closed once it is", async () => {
+    const wsSession = `${session}-ws`;
+    const client = await startClient(runtime, entry, wsSession, `http://127.0.0.1:${wsTarget.port}`, ["--inspect", "127.0.0.1:0"]);
+    const own = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    const ws = new WebSocket(`ws://127.0.0.1:${entry.port}/echo?room=1`, { headers: { host: `${wsSession}.localhost:${entry.port}` } } as unknown as string[]);
+    const echoes: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("WebSocket failed to open"));
+    });
+    ws.onmessage = (event) => echoes.push(String(event.data));
+    for (const text of ["one", "two", "three"]) ws.send(text);
+    await eventually(() => (echoes.length === 3 ? true : undefined));
+    ws.close(1000);
+    const row = await eventually(async () => {
+      const rows: Summary[] & { webSocket: { toTarget: number; fromTarget: number; closed: boolean } | null }[] = await (await fetch(`${own}/api/requests`)).json();
+      const found = rows.find((r) => r.path === "/echo?room=1");
+      return found?.webSocket?.closed ? found : undefined;
+    });
+    expect(row).toMatchObject({ method: "GET", status: 101, webSocket: { toTarget: 3, fromTarget: 3, closed: true } });
+  });
 
   test("--no-inspect opens no port", async () => {
     const off = await startClient(runtime, entry, `${session}-off`, `http://127.0.0.1:${target.port}`, ["--no-inspect"], { TUNNEL_INSPECT: "" });
