@@ -12,6 +12,7 @@ import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
+import { connect } from "node:net";
 import { eventually } from "./helpers/wait.ts";
 
 const target = startTarget();
@@ -123,6 +124,19 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     const bad = await replay(original.id, { path: "no slash" });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toContain("request target is not a path");
+  });
+
+  test("a request whose upload stopped short is not replayed as if it were whole", async () => {
+    // 10 of 1000 bytes, then the visitor goes away.
+    const socket = connect(entry.port, "127.0.0.1");
+    await new Promise((resolve) => socket.on("connect", resolve));
+    socket.write(`POST /echo?partial HTTP/1.1\r\nHost: ${session}.localhost:${entry.port}\r\nContent-Length: 1000\r\n\r\n0123456789`);
+    await Bun.sleep(300);
+    socket.destroy();
+    const row = await eventually(async () => (await list()).find((r) => r.path === "/echo?partial" && r.complete));
+    const res = await replay(row.id);
+    expect(res.status).toBe(409);
+    expect((await res.json()).error).toContain("did not arrive whole");
   });
 
   test("only the inspector's own Host names are served, and changes need JSON from its own origin", async () => {

@@ -63,4 +63,12 @@ describe("CaptureStore", () => {
     expect(seen).toEqual(["added 1", "updated 1", "cleared"]);
     expect(store.size).toBe(1);
   });
+
+  test("a request dropped past the limit is announced, so a page can drop it too", () => {
+    const store = new CaptureStore({ maxRequests: 2 });
+    const seen: string[] = [];
+    store.subscribe((e) => seen.push(e.type === "dropped" ? `dropped ${e.id}` : e.type === "cleared" ? "cleared" : `${e.type} ${e.request.id}`));
+    for (let i = 0; i < 3; i++) store.add(request());
+    expect(seen).toEqual(["added 1", "added 2", "dropped 1", "added 3"]);
+  });
 });

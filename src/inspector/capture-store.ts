@@ -59,6 +59,8 @@ export class CapturedBody {
   size = 0;
   /** The body ended (or failed); `size` is final. */
   done = false;
+  /** The body stopped short (its sender went away, or a reset): what was kept is not the whole of it. */
+  failed = false;
   #limit: number;
   readonly #store: { charge(bytes: number): void; slabs: Slabs };
 
@@ -187,6 +189,7 @@ export class CapturedRequest {
 
 export type StoreEvent =
   | { type: "added" | "updated"; request: CapturedRequest }
+  | { type: "dropped"; id: number }
   | { type: "cleared" };
 
 /**
@@ -269,6 +272,7 @@ export class CaptureStore {
     this.#ring[at] = undefined;
     this.#oldest++;
     this.#bodyBytes -= request.requestBody.release() + request.responseBody.release();
+    if (this.#listeners.size > 0) this.#emit({ type: "dropped", id: request.id });
   }
 
   #emit(event: StoreEvent): void {

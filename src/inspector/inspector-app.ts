@@ -144,7 +144,7 @@ export function inspectorApp(inspector: RequestInspector, isOwnHost: (host: stri
         readers.add(reader);
         unsubscribe = store.subscribe((event: StoreEvent) => {
           if ((controller.desiredSize ?? 0) < -MAX_QUEUED_EVENTS) return reader.close();
-          const data = event.type === "cleared" ? "{}" : JSON.stringify(summary(event.request));
+          const data = event.type === "cleared" ? "{}" : event.type === "dropped" ? JSON.stringify({ id: event.id }) : JSON.stringify(summary(event.request));
           controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${data}\n\n`));
         });
       },

@@ -125,6 +125,9 @@ export class RequestInspector implements TargetTap {
     if (changes.body !== undefined) {
       body = new TextEncoder().encode(changes.body);
     } else {
+      if (!original.requestBody.done || original.requestBody.failed) {
+        throw new ReplayRefused(409, `The request body ${original.requestBody.done ? "did not arrive whole" : "is still arriving"} (${original.requestBody.size} bytes so far): replay it with a body of your own`);
+      }
       if (original.requestBody.truncated) {
         throw new ReplayRefused(409, `The request body (${original.requestBody.size} bytes) was larger than the ${this.store.limits.maxBodyBytesEach} bytes kept: replay it with a body of your own`);
       }
@@ -172,7 +175,12 @@ export class RequestInspector implements TargetTap {
     const record = this.store.add({ tunnel, time: Date.now(), method: request.method, path, requestHeaders: request.headers, replayOf });
     const exchange = new CapturedExchange(record, this.store);
     let body = request.body;
-    if (body) body = tapBody(body, record.requestBody, () => record.requestBody.done = true);
+    if (body) {
+      body = tapBody(body, record.requestBody, (error) => {
+        record.requestBody.done = true;
+        record.requestBody.failed = error !== undefined;
+      });
+    }
     else record.requestBody.done = true;
     // One promise per request: this runs on every request through the tunnel.
     return fetchTarget(body === request.body ? request : { ...request, body }).then(

@@ -210,6 +210,14 @@ async function start() {
   });
   for (const type of ["added", "updated"]) live.addEventListener(type, (event) => upsert(JSON.parse(event.data)));
   live.addEventListener("cleared", clearAll);
+  // The client keeps the last 500: rows it dropped leave the page too.
+  live.addEventListener("dropped", (event) => {
+    const { id } = JSON.parse(event.data);
+    rowOf.get(id)?.remove();
+    rowOf.delete(id);
+    requests.delete(id);
+    empty.hidden = requests.size > 0;
+  });
   const res = await fetch("/api/requests");
   for (const r of (await res.json()).reverse()) if (!requests.has(r.id)) upsert(r);
 }
