@@ -247,7 +247,7 @@ export class CaptureStore {
   }
 
   clear(): void {
-    while (this.size > 0) this.#dropOldest();
+    while (this.size > 0) this.#dropOldest(false);
     this.#emit({ type: "cleared" });
   }
 
@@ -266,13 +266,13 @@ export class CaptureStore {
     },
   };
 
-  #dropOldest(): void {
+  #dropOldest(announce = true): void {
     const at = this.#oldest % this.#ring.length;
     const request = this.#ring[at]!;
     this.#ring[at] = undefined;
     this.#oldest++;
     this.#bodyBytes -= request.requestBody.release() + request.responseBody.release();
-    if (this.#listeners.size > 0) this.#emit({ type: "dropped", id: request.id });
+    if (announce && this.#listeners.size > 0) this.#emit({ type: "dropped", id: request.id });
   }
 
   #emit(event: StoreEvent): void {
