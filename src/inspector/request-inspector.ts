@@ -1,6 +1,7 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
 import type { FetchTarget, TargetTap, WebSocketTap } from "../client/target-tap.ts";
 import { targetUrl } from "../client/forwarder.ts";
+import { pathStart } from "../client/http1/target-pool.ts";
 import { type HeaderList, requestHeadProblem } from "../protocol/head.ts";
 import { type CapturedBody, type CapturedRequest, type CaptureLimits, CaptureStore } from "./capture-store.ts";
 
@@ -56,7 +57,7 @@ function tapBody(source: ReadableStream<Uint8Array>, capture: CapturedBody, onEn
 
 /** The path and query of a target URL (what the visitor asked for, under the target's base). */
 function pathOf(url: string): string {
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  const slash = pathStart(url);
   return slash < 0 ? "/" : url.slice(slash);
 }
 

@@ -1,5 +1,4 @@
 import type { TargetRequest, TargetResponse } from "../client-runtime.ts";
-import { isGetOrHead } from "../../protocol/end-to-end-headers.ts";
 import { requestHeadBytes } from "./request-head.ts";
 import { StaleConnection, TargetConnection } from "./target-connection.ts";
 import type { ConnectTarget, TargetAddress } from "./target-socket.ts";
@@ -8,6 +7,11 @@ import type { ConnectTarget, TargetAddress } from "./target-socket.ts";
 const IDLE_MS = 4000;
 /** Idle connections kept per target; more are closed as they come back. */
 const MAX_IDLE = 256;
+
+/** Where the path starts in an absolute URL (after `scheme://authority`), or -1 when it has none. */
+export function pathStart(url: string): number {
+  return url.indexOf("/", url.indexOf("//") + 2);
+}
 
 /** A target origin, parsed once. */
 interface Origin extends TargetAddress {
@@ -45,7 +49,7 @@ export function createHttp1Fetch(connect: ConnectTarget): (request: TargetReques
   };
 
   const originOf = (url: string): { origin: Origin; path: string } => {
-    const slash = url.indexOf("/", url.indexOf("//") + 2);
+    const slash = pathStart(url);
     if (slash < 0) throw new Error(`Request target is not a path: ${url}`);
     const key = url.slice(0, slash);
     let origin = origins.get(key);
@@ -103,7 +107,7 @@ export function createHttp1Fetch(connect: ConnectTarget): (request: TargetReques
     for (const [name, value] of headers) {
       if (name.length === 14 && name.toLowerCase() === "content-length") length = Number(value);
     }
-    if (request.body === null && length === undefined && !isGetOrHead(request.method) && /^(POST|PUT|PATCH)$/i.test(request.method)) {
+    if (request.body === null && length === undefined && /^(POST|PUT|PATCH)$/i.test(request.method)) {
       // As fetch does: a bodiless POST or PUT says its length is 0 (some servers answer 411 otherwise).
       headers = [...headers, ["content-length", "0"]];
     }
