@@ -164,6 +164,26 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       expect(metrics).toMatch(/tunnel2_cluster_requests_total\{way="forwarded"\} 2\n/);
     });
 
+    test("a target's Fly-* headers reach no visitor: held here, forwarded, or forwarded on Fly", async () => {
+      const via = [
+        () => visit(a.port, session, "/fly-headers"),
+        () => visit(b.port, session, "/fly-headers"),
+        // What Fly sends back when its replay failed: forwarded, and the answer relayed.
+        () => visit(fly.port, session, "/fly-headers", { headers: { "fly-replay-failed": "timeout" } }),
+      ];
+      for (const request of via) {
+        // Alone (-t), this test may run before B and Fly have learned where the session is.
+        const res = await eventually(async () => {
+          const r = await request();
+          if (r.status === 200) return r;
+          await r.body?.cancel();
+        });
+        expect(await res.text()).toBe("steer");
+        expect(res.headers.get("x-kept")).toBe("1");
+        expect([...res.headers.keys()].filter((name) => name.startsWith("fly-"))).toEqual([]);
+      }
+    });
+
     test("a forwarded request is never forwarded again: a second hop answers 502 naming the loop", async () => {
       const signer = PeerSigner.create(PEER_SECRET);
       const host = sessionHost(session, b.port);

@@ -67,6 +67,14 @@ describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntim
     expect(target.seen.some((r) => r.target === "/admin")).toBe(false);
   });
 
+  test("a target's chunked answer with a stale Content-Length arrives whole, not cut to the length", async () => {
+    const res = await visit(entry.port, session, "/chunked-and-length");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-length")).not.toBe("10");
+    expect((await res.text()).length).toBe(100_000);
+    uplinksUntouched();
+  });
+
   test("a body's framing is exactly what is sent: POST with Content-Length, and chunked", async () => {
     const res = await visit(entry.port, session, `/post-cl-${session}`, { method: "POST", body: "hello" });
     expect(await res.text()).toBe(`/post-cl-${session}`);

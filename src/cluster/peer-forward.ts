@@ -1,6 +1,7 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "../client/target-web-socket.ts";
-import { endToEndHeaders, endToEndList, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
+import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
+import { answerHeaders } from "../entry/answer-headers.ts";
 import type { HeaderList } from "../protocol/head.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry/entry-runtime.ts";
 import { errorResponse, originForm } from "../entry/proxy.ts";
@@ -106,7 +107,8 @@ export async function forwardToPeer(
     done();
     return "not-held";
   }
-  const responseHeaders = new Headers(endToEndList(answer.headers));
+  // The holding entry already scoped the cookies; the rest is checked again here (it may relay a target's Fly-* headers).
+  const responseHeaders = new Headers(answerHeaders(answer.headers));
   if (isBodyless(request.method, answer.status) || answer.body === null) {
     answer.body?.cancel().catch(() => {});
     done();
@@ -180,7 +182,7 @@ async function forwardWebSocket(
     if (opened.status === 502 && opened.headers.some(([name]) => name === PEER_NOT_HELD)) return "not-held";
     return new Response(opened.body.byteLength > 0 ? opened.body as Uint8Array<ArrayBuffer> : null, {
       status: opened.status,
-      headers: new Headers(endToEndList(opened.headers)),
+      headers: new Headers(answerHeaders(opened.headers)),
     });
   }
   const bridge = new PeerWebSocketBridge(session, opened.socket, deps.webSockets);

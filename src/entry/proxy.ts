@@ -8,7 +8,7 @@ import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { RateDecision, RateLimiter } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
-import { scopeCookies } from "./cookie-scope.ts";
+import { answerHeaders } from "./answer-headers.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "../cluster/peer-headers.ts";
@@ -277,7 +277,7 @@ export async function visitorResponse(
   domain: string,
   done: () => void,
 ): Promise<Response> {
-  const headers = new Headers(scopeCookies(head.headers, `${session}.${domain}`));
+  const headers = new Headers(answerHeaders(head.headers, `${session}.${domain}`));
   const bodyless = isBodyless(method, head.status);
   if (bodyless) {
     stream.body.cancel().catch(() => {});

@@ -43,6 +43,12 @@ function respond(socket: Socket, request: SeenRequest): void {
         "set-cookie: plain=1; Path=/",
       ], "cookies");
     }
+    case "/chunked-and-length": {
+      // Chunked framing with a stale Content-Length: the body is 100 000 bytes, the length says 10.
+      const body = "x".repeat(100_000);
+      socket.write(bytes(`HTTP/1.1 200 OK\r\ncontent-length: 10\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`));
+      return;
+    }
     case "/slow":
       setTimeout(() => answer(socket, "200 OK", [], path), 1500);
       return;

@@ -119,6 +119,11 @@ export function startTarget(): { port: number; state: TargetState; stop(): void 
           headers.append("set-cookie", "b=2, with comma; Path=/");
           return new Response("cookies", { headers });
         }
+        case "/fly-headers":
+          // Headers Fly's proxy acts on: a tenant's target must never get them to Fly.
+          return new Response("steer", {
+            headers: { "fly-replay": "app=internal-billing;state=x", "fly-replay-cache": "*/*", "fly-replay-cache-ttl-secs": "60", "x-kept": "1" },
+          });
         case "/redirect":
           return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
         case "/status": {

@@ -73,6 +73,12 @@ describe("ResponseParser", () => {
     expect(both.heads[0].keepAlive).toBe(false);
   });
 
+  test("a Content-Length beside Transfer-Encoding is not passed on", () => {
+    const both = read("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nlonger\r\n0\r\n\r\n");
+    expect(both.heads[0].headers).toEqual([["x-a", "b"], ["transfer-encoding", "chunked"]]);
+    expect(both.body).toBe("longer");
+  });
+
   test("header bytes past ASCII stay one character per byte", () => {
     const r = read("HTTP/1.1 200 OK\r\nX-Name: caf\xc3\xa9 \xe2\x98\x83\r\nContent-Length: 0\r\n\r\n");
     expect(r.heads[0].headers[0][1]).toBe("caf\xc3\xa9 \xe2\x98\x83");

@@ -212,8 +212,12 @@ export class ResponseParser {
     if (this.#headOnly || code === 204 || code === 304) {
       body = BodyKind.None;
     } else if (encoding !== undefined) {
-      // Transfer-Encoding wins over Content-Length, and such a connection is not reused (RFC 9112 §6.3).
-      if (length !== undefined) keepAlive = false;
+      // Transfer-Encoding wins over Content-Length, and such a connection is not reused (RFC 9112 §6.3);
+      // the stale length is not passed on (a runtime would cut the body to it).
+      if (length !== undefined) {
+        keepAlive = false;
+        for (let i = headers.length - 1; i >= 0; i--) if (headers[i][0] === "content-length") headers.splice(i, 1);
+      }
       if (/(^|,)\s*chunked\s*$/i.test(encoding)) {
         body = BodyKind.Chunked;
       } else {
