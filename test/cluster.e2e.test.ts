@@ -12,7 +12,7 @@ import { PeerSigner } from "../src/cluster/peer-signature.ts";
 import { type Entry, type Runtime, type Started, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { hasRedis, startRedis, type TestRedis } from "./helpers/redis-server.ts";
 import { eventDelays, patternHash, readHashed, startTarget } from "./helpers/target-server.ts";
-import { rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
+import { rawRequest, sessionHost, slowDownload, visit } from "./helpers/visitor.ts";
 import { startWebSocketTarget, type WebSocketTarget } from "./helpers/websocket-target.ts";
 import { eventually } from "./helpers/wait.ts";
 import { chromiumPath, closeBrowsers, openBrowser } from "./helpers/browser.ts";
@@ -183,6 +183,27 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
         expect([...res.headers.keys()].filter((name) => name.startsWith("fly-"))).toEqual([]);
       }
     });
+
+    test("an entry drained while relaying a download from another entry exits only once the visitor has it all", async () => {
+      const d = await startEntry(forwarding, { ...env("d"), DRAIN_TIMEOUT_MS: "15000" });
+      await eventually(async () => {
+        const r = await visit(d.port, session, "/echo?via=d");
+        await r.body?.cancel();
+        return r.status === 200 ? true : undefined;
+      });
+      const total = 16 * 1024 * 1024;
+      const download = slowDownload(d.port, session, total, "8M");
+      // The stream is on A's uplink; D only relays it.
+      await eventually(async () => {
+        const { sessions } = await (await fetch(`http://127.0.0.1:${a.port}/api/sessions`)).json();
+        const held = sessions.find((s: { name: string }) => s.name === session);
+        return held?.uplinks.some((u: { activeStreams: number }) => u.activeStreams > 0) ? true : undefined;
+      });
+      d.proc.kill("SIGINT");
+      expect(await download).toEqual({ received: total, code: 0 });
+      expect(await d.proc.exited).toBe(0);
+      expect(d.output()).toContain("drained abandoned=0");
+    }, 30_000);
 
     test("a forwarded request is never forwarded again: a second hop answers 502 naming the loop", async () => {
       const signer = PeerSigner.create(PEER_SECRET);

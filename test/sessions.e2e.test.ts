@@ -9,7 +9,7 @@ import { encodeJson } from "../src/protocol/head.ts";
 import { sessionToken } from "../src/entry/session-token.ts";
 import { startTarget } from "./helpers/target-server.ts";
 import { type Runtime, runToEnd, startClient, startEntry, stopAll } from "./helpers/processes.ts";
-import { visit } from "./helpers/visitor.ts";
+import { slowDownload, visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
 
 const target = startTarget();
@@ -105,6 +105,43 @@ describe.each(["bun", "deno"] as Runtime[])("on %s", (runtime) => {
     expect(await slow).toEqual({ status: 200, body: "late" });
     expect(await entry.proc.exited).toBe(0);
     expect(entry.output()).toContain("drained");
+  }, 30_000);
+});
+
+/** Resolves once the entry on `port` has a stream in flight. */
+async function streamInFlight(port: number): Promise<void> {
+  await eventually(async () => {
+    const { sessions } = await (await fetch(`http://127.0.0.1:${port}/api/sessions`)).json();
+    return sessions[0]?.uplinks.some((u: { activeStreams: number }) => u.activeStreams > 0) ? true : undefined;
+  });
+}
+
+describe.each(["bun", "deno"] as Runtime[])("drain on %s", (runtime) => {
+  const total = 24 * 1024 * 1024;
+
+  test("a download still being written when the signal comes arrives whole; abandoned=0 is true", async () => {
+    const entry = await startEntry(runtime, { DRAIN_TIMEOUT_MS: "15000" });
+    await startClient(runtime, entry, "drain-dl", targetUrl);
+    // 24 MiB at 8 MiB/s: about 3 s, the signal after the first bytes.
+    const download = slowDownload(entry.port, "drain-dl", total, "8M");
+    await streamInFlight(entry.port);
+    entry.proc.kill("SIGINT");
+    expect(await download).toEqual({ received: total, code: 0 });
+    expect(await entry.proc.exited).toBe(0);
+    expect(entry.output()).toContain("drained abandoned=0");
+  }, 30_000);
+
+  test("a download that outlasts the drain timeout is cut, and counted as abandoned", async () => {
+    const entry = await startEntry(runtime, { DRAIN_TIMEOUT_MS: "800" });
+    await startClient(runtime, entry, "drain-cut", targetUrl);
+    const download = slowDownload(entry.port, "drain-cut", total, "4M");
+    await streamInFlight(entry.port);
+    entry.proc.kill("SIGINT");
+    const { received, code } = await download;
+    expect(code).not.toBe(0);
+    expect(received).toBeLessThan(total);
+    expect(await entry.proc.exited).toBe(0);
+    expect(entry.output()).toMatch(/drain timed out abandoned=[1-9]/);
   }, 30_000);
 });
 

@@ -67,8 +67,22 @@ export interface EntryBindings {
 /** A running server. */
 export interface ServerHandle {
   port: number;
-  /** Stops listening; open connections are closed. */
-  stop(): Promise<void>;
+  /**
+   * Stops listening and closes idle connections; answers still being
+   * written to their visitors get up to `graceMs`, then their connections
+   * are closed. Resolves with how many answers were cut that way (0: every
+   * answer was written).
+   */
+  stop(graceMs: number): Promise<number>;
+}
+
+/** Resolves true once `finished` settles, false after `ms`. */
+export function settlesWithin(finished: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    finished.then(() => true, () => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** What each runtime adapter provides to the entry main. */

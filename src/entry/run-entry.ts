@@ -129,10 +129,8 @@ export async function runEntry(args: string[]): Promise<void> {
     log.info("entry stopping", { signal, drainTimeoutMs: config.drainTimeoutMs });
     // Leave the directory first: other entries stop sending requests here while clients move away.
     await cluster?.close();
-    await drainEntry({ registry, state, log, timeoutMs: config.drainTimeoutMs });
+    await drainEntry({ registry, state, server: running, log, timeoutMs: config.drainTimeoutMs });
     entry.close();
-    // Let responses already handed to the server finish writing, within bounds.
-    await Promise.race([running.stop(), new Promise((r) => setTimeout(r, 2000))]);
     log.info("entry stopped");
     process.exit(0);
   };

@@ -57,3 +57,15 @@ export function rawRequest(port: number, parts: (string | Uint8Array)[], gapMs =
     });
   });
 }
+
+/**
+ * A download read at `rate` by curl, through the entry: the bytes it got and
+ * curl's exit code (18: the transfer was cut short).
+ */
+export function slowDownload(port: number, session: string, bytes: number, rate: string) {
+  const proc = Bun.spawn([
+    "curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", "--limit-rate", rate,
+    "-H", `Host: ${sessionHost(session, port)}`, `http://127.0.0.1:${port}/download?bytes=${bytes}`,
+  ], { stdout: "pipe", stderr: "ignore" });
+  return (async () => ({ received: Number(await new Response(proc.stdout).text()), code: await proc.exited }))();
+}

@@ -16,7 +16,11 @@ export interface BunServer {
   requestIP(request: Request): { address: string } | null;
   /** Sets the idle timeout of a request's connection in seconds (0 = none) until the response completes, and after it. */
   timeout(request: Request, seconds: number): void;
+  /** Without `true`: stops listening, closes idle connections, resolves once every answer has been written. */
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Requests whose answers are not yet written; open WebSockets. */
+  readonly pendingRequests: number;
+  readonly pendingWebSockets: number;
 }
 
 export interface BunWebSocketHandler<T> {

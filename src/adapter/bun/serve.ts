@@ -1,4 +1,11 @@
-import type { EntryBindings, EntryRuntime, ServerHandle, UplinkSocketEvents, VisitorSocketEvents } from "../../entry/entry-runtime.ts";
+import {
+  type EntryBindings,
+  type EntryRuntime,
+  type ServerHandle,
+  settlesWithin,
+  type UplinkSocketEvents,
+  type VisitorSocketEvents,
+} from "../../entry/entry-runtime.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../protocol/websocket-records.ts";
 import type { BunGlobal, BunServerWebSocket } from "./bun.d.ts";
 import { BunServerFrameSocket } from "./server-frame-socket.ts";
@@ -86,7 +93,15 @@ export const bunEntryRuntime: EntryRuntime = {
     });
     return Promise.resolve({
       port: server.port,
-      stop: () => server.stop(true),
+      async stop(graceMs) {
+        // stop(true) at once would reset connections whose answers Bun still holds in its
+        // buffers: a download whose last bytes had left the tunnel was cut short.
+        if (await settlesWithin(server.stop(false), graceMs)) return 0;
+        // Still writing: Bun counts the requests and WebSockets, not a connection left to flush.
+        const cut = Math.max(1, server.pendingRequests + server.pendingWebSockets);
+        await server.stop(true);
+        return cut;
+      },
     });
   },
 };

@@ -3,6 +3,8 @@
 
 export interface DenoServeInfo {
   remoteAddr: { hostname?: string };
+  /** Settles once the answer to this request has been sent (or failed). */
+  completed: Promise<void>;
 }
 
 export interface DenoHttpServer {

@@ -1,4 +1,4 @@
-import type { EntryBindings, EntryRuntime, ServerHandle } from "../../entry/entry-runtime.ts";
+import { type EntryBindings, type EntryRuntime, type ServerHandle, settlesWithin } from "../../entry/entry-runtime.ts";
 import { WebSocketFrameSocket } from "../../mux/web-socket-frame-socket.ts";
 import type { Logger } from "../../log.ts";
 import type { DenoGlobal, DenoHttpServer, DenoServeInfo } from "./deno.d.ts";
@@ -38,7 +38,7 @@ const RELISTEN_STEADY_MS = 5000;
  * listened on again (connections are refused meanwhile), with a growing wait
  * while listening keeps failing; once descriptors are free it serves again.
  */
-function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHandle {
+function superviseListener(listen: () => DenoHttpServer, log: Logger, answering: () => number): ServerHandle {
   let current = listen();
   const port = current.addr.port;
   let stopped = false;
@@ -72,10 +72,11 @@ function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHan
   watch(current, Date.now());
   return {
     port,
-    stop: () => {
+    async stop(graceMs) {
       stopped = true;
       clearTimeout(timer);
-      return current.shutdown();
+      // shutdown() lets answers being written finish; the process exit after it closes the rest.
+      return (await settlesWithin(current.shutdown(), graceMs)) ? 0 : Math.max(1, answering());
     },
   };
 }
@@ -84,7 +85,12 @@ function superviseListener(listen: () => DenoHttpServer, log: Logger): ServerHan
 export const denoEntryRuntime: EntryRuntime = {
   name: "deno",
   serve({ port, hostname, fetch, log, tls }): Promise<ServerHandle> {
+    /** Requests whose answers are not yet sent (for the count of answers a drain cut). */
+    let answering = 0;
+    const answered = () => answering--;
     const handler = (request: Request, info: DenoServeInfo): Response | Promise<Response> => {
+      answering++;
+      info.completed.then(answered, answered);
       const env: EntryBindings = {
         remoteAddress: info.remoteAddr.hostname ?? "",
         upgradeUplink(events) {
@@ -134,7 +140,7 @@ export const denoEntryRuntime: EntryRuntime = {
       const server = Deno.serve({ port: listenPort, hostname, onListen() {}, ...(tls ? { cert: tls.cert, key: tls.key } : {}) }, handler);
       listenPort = server.addr.port; // with port 0, listen again on the port first given
       return server;
-    }, log);
+    }, log, () => answering);
     return Promise.resolve(handle);
   },
 };
