@@ -4,7 +4,13 @@ import { clientConfig, ConfigError, entryConfig } from "./config.ts";
 describe("entryConfig()", () => {
   test("defaults", () => {
     const c = entryConfig([], {});
-    expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, windowBytes: 262144 });
+    expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, maxUplinksPerSession: 64, windowBytes: 262144 });
+  });
+
+  test("uplinks per session: flag, variable, bounds", () => {
+    expect(entryConfig(["--max-uplinks-per-session", "3"], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(3);
+    expect(entryConfig([], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(9);
+    expect(() => entryConfig([], { MAX_UPLINKS_PER_SESSION: "0" })).toThrow("MAX_UPLINKS_PER_SESSION");
   });
 
   test("flags win over the environment", () => {

@@ -31,6 +31,8 @@ export interface EntryConfig {
   idleTimeoutS: number;
   /** Concurrent streams per session; above it 503. Env MAX_STREAMS_PER_SESSION, default 10000. */
   maxStreamsPerSession: number;
+  /** Uplinks one session may hold on this entry (all its clients together); more are refused. Env MAX_UPLINKS_PER_SESSION, default 64. */
+  maxUplinksPerSession: number;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
   windowBytes: number;
   /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default https with --tls-cert, else http. */
@@ -204,6 +206,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --request-timeout-ms N     REQUEST_TIMEOUT_MS       wait for a response head after the request is sent, then 504 (30000)
   --idle-timeout-s N         IDLE_TIMEOUT_S           close visitor connections idle this long, 0-255, 0 = never; Bun only (30)
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
+  --max-uplinks-per-session N MAX_UPLINKS_PER_SESSION uplinks per session, all its clients together, then refused (64)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
   --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)
   --public-port N            TUNNEL_PUBLIC_PORT       port of announced public URLs, e.g. 443 behind a proxy (the listen port)
@@ -234,6 +237,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     "request-timeout-ms": { type: "string" },
     "idle-timeout-s": { type: "string" },
     "max-streams-per-session": { type: "string" },
+    "max-uplinks-per-session": { type: "string" },
     "window-bytes": { type: "string" },
     "public-scheme": { type: "string" },
     "public-port": { type: "string" },
@@ -277,6 +281,13 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
       10_000,
       1,
       1_000_000,
+    ),
+    maxUplinksPerSession: integer(
+      "MAX_UPLINKS_PER_SESSION",
+      str("max-uplinks-per-session", "MAX_UPLINKS_PER_SESSION"),
+      64,
+      1,
+      10_000,
     ),
     windowBytes: integer("TUNNEL_WINDOW_BYTES", str("window-bytes", "TUNNEL_WINDOW_BYTES"), DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES),
     publicScheme: scheme,

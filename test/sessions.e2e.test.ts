@@ -8,7 +8,10 @@ import { encodeFrame } from "../src/protocol/frame.ts";
 import { encodeJson } from "../src/protocol/head.ts";
 import { sessionToken } from "../src/entry/session-token.ts";
 import { startTarget } from "./helpers/target-server.ts";
-import { type Runtime, runToEnd, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { command, peakRssMiB, type Runtime, runToEnd, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { openRawUplink } from "./helpers/raw-uplink.ts";
+import { connect } from "node:net";
+import { encodeClientFrame, Opcode } from "../src/protocol/rfc6455.ts";
 import { slowDownload, visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
 
@@ -142,6 +145,69 @@ describe.each(["bun", "deno"] as Runtime[])("drain on %s", (runtime) => {
     expect(received).toBeLessThan(total);
     expect(await entry.proc.exited).toBe(0);
     expect(entry.output()).toMatch(/drain timed out abandoned=[1-9]/);
+  }, 30_000);
+});
+
+/** Sends an uplink upgrade with `headers`, then `after` at once, and resolves with what came back once the entry closed. */
+function upgradeThenSend(port: number, headers: string, after: Uint8Array): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    socket.on("error", () => {});
+    socket.on("data", (d) => (answer += d.toString("latin1")));
+    socket.on("close", () => resolve(answer));
+    socket.on("connect", () => {
+      socket.write(
+        `GET /_tunnel/connect HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
+      );
+      socket.end(after);
+    });
+  });
+}
+
+describe.each(["bun", "deno"] as Runtime[])("uplinks checked at the upgrade (entry on %s)", (runtime) => {
+  test("with a secret, a stranger gets 401 and no WebSocket: 8 sending 64 MiB each leave the entry's memory flat", async () => {
+    const entry = await startEntry(runtime, { TUNNEL_SECRET: SECRET });
+    const token = await sessionToken(SECRET, "guarded");
+    await expect(openRawUplink(entry.port)).rejects.toThrow(/HTTP\/1\.1 401/);
+    await expect(openRawUplink(entry.port, { "x-tunnel2-session": "guarded", authorization: `Bearer ${"0".repeat(64)}` }))
+      .rejects.toThrow(/HTTP\/1\.1 401/);
+    await expect(openRawUplink(entry.port, { "x-tunnel2-session": "other", authorization: `Bearer ${token}` }))
+      .rejects.toThrow(/HTTP\/1\.1 401/);
+    const owner = await openRawUplink(entry.port, { "x-tunnel2-session": "guarded", authorization: `Bearer ${token}` });
+    owner.socket.destroy();
+    // A message before hello: with the upgrade refused it is never assembled (it was, 64 MiB each, before).
+    const big = encodeClientFrame(Opcode.Binary, new Uint8Array(64 * 1024 * 1024));
+    const before = await peakRssMiB(entry.proc.pid);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => upgradeThenSend(entry.port, "", big)));
+    const grown = await peakRssMiB(entry.proc.pid) - before;
+    for (const answer of answers) {
+      expect(answer).toStartWith("HTTP/1.1 401");
+      expect(answer).toContain("needs the session's token on the uplink's upgrade");
+    }
+    console.log(`entry on ${runtime}: peak RSS grew ${grown.toFixed(0)} MiB for 8 strangers sending 64 MiB each`);
+    expect(grown).toBeLessThan(64);
+    expect(entry.output()).toContain("uplink refused");
+  }, 60_000);
+
+  test("MAX_UPLINKS_PER_SESSION: one more is refused with a clear reason; that client keeps trying, the session keeps serving", async () => {
+    const entry = await startEntry(runtime, { MAX_UPLINKS_PER_SESSION: "2" });
+    await startClient(runtime, entry, "capped", targetUrl, ["--uplinks", "2"]);
+    const extra = await spawnUntil(
+      [...command(runtime, "src/client.ts"), "--server", `http://127.0.0.1:${entry.port}`, "--session", "capped", "--token", "t", "--to", targetUrl, "--uplinks", "1"],
+      {},
+      /Too many uplinks[^\n]*MAX_UPLINKS_PER_SESSION/,
+    );
+    expect(extra.proc.exitCode).toBeNull(); // retries with backoff rather than giving up
+    expect(new Set(await statuses(entry.port, "capped", "/echo", 20))).toEqual(new Set([200]));
+    const { sessions } = await (await fetch(`http://127.0.0.1:${entry.port}/api/sessions`)).json();
+    expect(sessions[0].uplinks.length).toBe(2);
+    // A hello that names the session without the upgrade header is held to the limit too.
+    const raw = await openRawUplink(entry.port);
+    raw.send(encodeFrame(FrameKind.Hello, 0, 0, encodeJson({ session: "capped", token: "t", window: 262144 })));
+    expect(await eventually(() => raw.closeCode())).toBe(4004);
+    expect(entry.output()).toContain("too_many_uplinks");
   }, 30_000);
 });
 

@@ -80,7 +80,7 @@ export function startAgent(
     fetchTarget: tap ? tap.wrapFetch(config.session, target, fetchTarget) : fetchTarget,
     webSocketTap: tap && ((request: Parameters<TargetTap["webSocket"]>[1]) => tap.webSocket(config.session, request)),
     limiter: new ConcurrencyLimiter(config.maxConnections),
-    openWebSocket: (url: string) => runtime.openWebSocket(url),
+    openWebSocket: (url: string, headers: Record<string, string>) => runtime.openWebSocket(url, headers),
     onAnswered: (status: number, ms: number) => {
       stats.request("client", status, ms);
       if (status === 502) lastError = `target unreachable (${deps.target.origin})`;

@@ -38,8 +38,8 @@ export interface UplinkWebSocket {
 /** What each runtime adapter provides to the client main. */
 export interface ClientRuntime {
   name: string;
-  /** Opens the uplink WebSocket to `url` (ws: or wss:). */
-  openWebSocket(url: string): UplinkWebSocket;
+  /** Opens the uplink WebSocket to `url` (ws: or wss:), with these headers on its upgrade request. */
+  openWebSocket(url: string, headers: Record<string, string>): UplinkWebSocket;
   /**
    * Sends one request to the target: no redirects followed, no
    * decompression, connections kept alive for the next. How many run at

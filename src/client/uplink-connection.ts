@@ -1,4 +1,4 @@
-import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode } from "../protocol/constants.ts";
+import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
 import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
@@ -27,6 +27,21 @@ const PING_EVERY_MS = 5_000;
 const DEAD_AFTER_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * What an entry's refusal of the upgrade means, from the status the
+ * runtime's WebSocket reports ("Expected 101 status code: 401"): a token
+ * or session name refused (permanent), or the session at its uplink limit.
+ */
+export function upgradeRefusal(failure: string, session: string): { code: number; reason: string } | undefined {
+  const status = failure.match(/Expected 101 status code: (\d{3})/)?.[1];
+  if (status === "401") return { code: CloseCode.Unauthorized, reason: `Invalid token for session "${session}" (the entry answered 401)` };
+  if (status === "400") return { code: CloseCode.Unauthorized, reason: `Invalid session name "${session}" (the entry answered 400)` };
+  if (status === "429") {
+    return { code: CloseCode.TooManyUplinks, reason: `Too many uplinks: session "${session}" is at this entry's MAX_UPLINKS_PER_SESSION (429)` };
+  }
+  return undefined;
+}
+
 /** The uplink endpoint for an entry URL: http→ws, https→wss. */
 export function connectUrl(server: URL): string {
   const url = new URL(CONNECT_PATH, server);
@@ -41,13 +56,14 @@ export function connectUrl(server: URL): string {
 export function runUplink(
   config: ClientConfig,
   server: URL,
-  deps: ForwarderDeps & { openWebSocket: (url: string) => UplinkWebSocket },
+  deps: ForwarderDeps & { openWebSocket: (url: string, headers: Record<string, string>) => UplinkWebSocket },
   onWelcome: (welcome: Welcome) => void,
   /** Aborted when the client stops: the uplink closes normally (1000), after the entry confirms or 500 ms. */
   stop?: AbortSignal,
 ): Promise<UplinkEnd> {
   return new Promise((resolve) => {
-    const ws = deps.openWebSocket(connectUrl(server));
+    // The token goes in a header of the upgrade (never the URL): an entry with a secret checks it before any WebSocket.
+    const ws = deps.openWebSocket(connectUrl(server), { [UPLINK_SESSION_HEADER]: config.session, authorization: `Bearer ${config.token}` });
     ws.binaryType = "arraybuffer";
     let mux: Mux | undefined;
     let welcomed = false;
@@ -138,7 +154,11 @@ export function runUplink(
     ws.onerror = (event) => {
       failure = event.message ?? "";
     };
-    ws.onclose = (event) => finish(event.code, event.reason || failure);
+    ws.onclose = (event) => {
+      const refused = welcomed ? undefined : upgradeRefusal(failure || event.reason, config.session);
+      if (refused) finish(refused.code, refused.reason);
+      else finish(event.code, event.reason || failure);
+    };
     stop?.addEventListener("abort", () => {
       if (ended) return;
       const closed = ws.onclose;

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { CloseCode, CONNECT_PATH } from "../protocol/constants.ts";
+import { CloseCode, CONNECT_PATH, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
@@ -15,6 +15,7 @@ import { RateLimits } from "./rate-limits.ts";
 import { SessionTokenVerifier } from "./session-token.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import { Uplink } from "./uplink.ts";
+import { checkUplinkClaim } from "./uplink-claim.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
 import { behindTrustedProxy } from "./visitor-address.ts";
 import type { EntryCluster } from "../cluster/entry-cluster.ts";
@@ -166,12 +167,19 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     });
   }
 
-  app.get(CONNECT_PATH, (c) => {
+  app.get(CONNECT_PATH, async (c) => {
     if (deps.state.draining) {
       metrics.uplinkRejected("draining");
       return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
     }
-    const uplink = new Uplink({ config, registry, log, publicUrl, verifier, metrics });
+    const claim = await checkUplinkClaim(c.req.raw, { config, registry, verifier });
+    if (claim instanceof Response) {
+      const why = claim.status === 400 ? "bad_session_name" : claim.status === 429 ? "too_many_uplinks" : "bad_token";
+      metrics.uplinkRejected(why);
+      log.warn("uplink refused", { session: c.req.header(UPLINK_SESSION_HEADER)?.slice(0, 63), reason: why });
+      return claim;
+    }
+    const uplink = new Uplink({ config, registry, log, publicUrl, metrics, authorizedSession: claim });
     const response = c.env.upgradeUplink(uplink);
     return response ?? errorResponse(426, "Upgrade required: this is the tunnel2 uplink endpoint (WebSocket)");
   });

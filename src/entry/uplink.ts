@@ -9,8 +9,8 @@ import type { EntryConfig } from "../config.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { UplinkSocketEvents } from "./entry-runtime.ts";
 import type { Logger } from "../log.ts";
-import type { SessionTokenVerifier } from "./session-token.ts";
 import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
+import { tooManyUplinks } from "./uplink-claim.ts";
 
 /** How long a new socket may take to say hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -34,7 +34,7 @@ export class Uplink implements UplinkSocketEvents {
   #registry: SessionRegistry;
   #log: Logger;
   #publicUrl: (session: string) => string;
-  #verifier: SessionTokenVerifier | undefined;
+  #authorizedSession: string | undefined;
   #metrics: EntryMetrics;
   #helloSeen = false;
   /** The session a hello asked for (for logs), before it is accepted. */
@@ -46,12 +46,12 @@ export class Uplink implements UplinkSocketEvents {
     registry: SessionRegistry;
     log: Logger;
     publicUrl: (session: string) => string;
-    /** Checks tokens; undefined in open development mode. */
-    verifier: SessionTokenVerifier | undefined;
+    /** The session whose token the upgrade request carried (checkUplinkClaim); undefined in open development mode. */
+    authorizedSession: string | undefined;
     metrics: EntryMetrics;
   }) {
     this.#metrics = deps.metrics;
-    this.#verifier = deps.verifier;
+    this.#authorizedSession = deps.authorizedSession;
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#log = deps.log;
@@ -87,7 +87,7 @@ export class Uplink implements UplinkSocketEvents {
       const frame = decodeFrame(bytes);
       if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
       this.#helloSeen = true;
-      this.#accept(decodeHello(frame.payload)).catch((err) => this.#refuse(CloseCode.BadFrame, (err as Error).message, "protocol_error"));
+      this.#accept(decodeHello(frame.payload));
     } catch (err) {
       const message = err instanceof ProtocolError ? err.message : `Bad hello: ${(err as Error).message}`;
       this.#refuse(CloseCode.BadFrame, message, "protocol_error");
@@ -116,18 +116,24 @@ export class Uplink implements UplinkSocketEvents {
     this.mux?.close(new Error(reason));
   }
 
-  async #accept(hello: Hello): Promise<void> {
+  #accept(hello: Hello): void {
     clearTimeout(this.#helloTimer);
     this.#claimed = hello.session.slice(0, 63);
     if (!SESSION_NAME_PATTERN.test(hello.session)) {
       this.#refuse(CloseCode.Unauthorized, `Invalid session name: use 1-63 of a-z, 0-9 and -`, "bad_session_name");
       return;
     }
-    if (this.#verifier && !(await this.#verifier.verify(hello.session, hello.token))) {
+    // With a secret, the token was checked at the upgrade for the session named there.
+    if (this.#authorizedSession !== undefined && hello.session !== this.#authorizedSession) {
       this.#refuse(CloseCode.Unauthorized, `Invalid token for session "${hello.session}"`, "bad_token");
       return;
     }
     if (this.#closed) return;
+    // Checked at the upgrade too; here it also holds for uplinks upgraded at the same time, and in open mode.
+    if ((this.#registry.get(hello.session)?.uplinks.size ?? 0) >= this.#config.maxUplinksPerSession) {
+      this.#refuse(CloseCode.TooManyUplinks, tooManyUplinks(hello.session, this.#config.maxUplinksPerSession), "too_many_uplinks");
+      return;
+    }
     if (!Number.isInteger(hello.window) || hello.window < MIN_WINDOW_BYTES || hello.window > MAX_WINDOW_BYTES) {
       this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`, "protocol_error");
       return;

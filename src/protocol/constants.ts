@@ -106,10 +106,19 @@ export const CloseCode = {
   BadFrame: 4002,
   /** The peer stopped reading: what it made us queue passed the bound. */
   NotReading: 4003,
+  /** The session already holds as many uplinks as the entry allows (MAX_UPLINKS_PER_SESSION). */
+  TooManyUplinks: 4004,
 } as const;
 
 /** Path on the control plane where clients open uplinks. */
 export const CONNECT_PATH = "/_tunnel/connect";
+
+/**
+ * The session an uplink claims, on its WebSocket upgrade request; its token
+ * goes in `Authorization: Bearer`, so an entry with a secret refuses a
+ * stranger (401) before it accepts a WebSocket or a byte of a message.
+ */
+export const UPLINK_SESSION_HEADER = "x-tunnel2-session";
 
 /** Session names: DNS label, lowercase. */
 export const SESSION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;

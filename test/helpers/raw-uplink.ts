@@ -19,8 +19,12 @@ export interface RawUplink {
   closed(): boolean;
 }
 
-/** Opens an uplink WebSocket to the entry and resolves once it is upgraded. */
-export function openRawUplink(port: number): Promise<RawUplink> {
+/**
+ * Opens an uplink WebSocket to the entry and resolves once it is upgraded;
+ * `headers` go on the upgrade request (the session and its token). A refusal
+ * rejects with the answer's status line.
+ */
+export function openRawUplink(port: number, headers: Record<string, string> = {}): Promise<RawUplink> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let buffer = Buffer.alloc(0);
@@ -32,7 +36,8 @@ export function openRawUplink(port: number): Promise<RawUplink> {
     socket.on("connect", () => {
       socket.write(
         `GET ${CONNECT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n` +
+          Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("") + "\r\n",
       );
     });
     socket.on("data", (chunk: Buffer) => {

@@ -9,7 +9,8 @@ import { connectBunTarget } from "./target-socket.ts";
  */
 export const bunClientRuntime: ClientRuntime = {
   name: "bun",
-  openWebSocket: (url) => new WebSocket(url) as unknown as UplinkWebSocket,
+  // Bun's client WebSocket takes headers in a second, non-standard argument.
+  openWebSocket: (url, headers) => new (WebSocket as unknown as new (url: string, options: { headers: Record<string, string> }) => UplinkWebSocket)(url, { headers }),
   createTargetFetch: () => createHttp1Fetch(connectBunTarget),
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;

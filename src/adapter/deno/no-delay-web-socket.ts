@@ -31,8 +31,8 @@ export class NoDelayWebSocket implements UplinkWebSocket {
   #closeSent = false;
   #closed = false;
 
-  constructor(url: string) {
-    this.#connect(new URL(url)).catch((err) => this.#finish(1006, (err as Error).message));
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.#connect(new URL(url), headers).catch((err) => this.#finish(1006, (err as Error).message));
   }
 
   send(data: Uint8Array | string): void {
@@ -49,7 +49,12 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     setTimeout(() => this.#finish(code, reason), 1000);
   }
 
-  async #connect(url: URL): Promise<void> {
+  async #connect(url: URL, headers: Record<string, string>): Promise<void> {
+    let extra = "";
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(name + value)) throw new Error(`Header ${name} holds a line break`);
+      extra += `${name}: ${value}\r\n`;
+    }
     const secure = url.protocol === "wss:";
     const port = Number(url.port || (secure ? 443 : 80));
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
@@ -63,7 +68,7 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     await conn.write(new TextEncoder().encode(
       `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
     ));
     let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     const chunk = new Uint8Array(64 * 1024);
@@ -77,7 +82,8 @@ export class NoDelayWebSocket implements UplinkWebSocket {
     }
     const head = new TextDecoder().decode(buffer.subarray(0, headEnd));
     const status = head.match(/^HTTP\/1\.1 (\d{3})/)?.[1];
-    if (status !== "101") throw new Error(`WebSocket handshake refused: ${head.split("\r\n")[0]}`);
+    // Worded as Bun's client words it, so the uplink reads the status from either.
+    if (status !== "101") throw new Error(`Expected 101 status code: ${status ?? head.split("\r\n")[0].slice(0, 80)}`);
     const accept = head.match(/\r\nsec-websocket-accept:\s*(\S+)/i)?.[1];
     if (accept !== await acceptKey(key)) throw new Error("WebSocket handshake: bad Sec-WebSocket-Accept");
     this.readyState = 1;

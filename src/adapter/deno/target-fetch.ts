@@ -13,7 +13,7 @@ import { connectDenoTarget } from "./target-socket.ts";
  */
 export const denoClientRuntime: ClientRuntime = {
   name: "deno",
-  openWebSocket: (url) => new NoDelayWebSocket(url),
+  openWebSocket: (url, headers) => new NoDelayWebSocket(url, headers),
   createTargetFetch: () => createHttp1Fetch(connectDenoTarget),
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
