@@ -3,9 +3,11 @@
  * `tunnel2 start` runs. JSON at `$TUNNEL2_CONFIG`, else
  * `$XDG_CONFIG_HOME/tunnel2/config.json`, else `~/.config/tunnel2/config.json`.
  * It holds tokens, so it is written readable by its owner only (0600, in a
- * 0700 directory), and refused when others can read it.
+ * 0700 directory), and refused when others can read it; it is not written
+ * into a directory others can write to, nor through a symbolic link.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -74,11 +76,65 @@ export function readConfigFile(path: string): ConfigFile {
   return { server: o.server, tokens: tokens as Record<string, string>, tunnels: tunnels as Record<string, TunnelEntry> };
 }
 
-/** Writes the config file (0600, directory 0700), replacing it whole. */
+/**
+ * Refuses to write the config file where another user could swap or redirect
+ * it: a directory others can write to (sticky or not: it is a per-user
+ * directory) or that another user (not `uid`) owns, or a config path that is
+ * a symlink.
+ */
+function refuseUnsafePlace(path: string, directory: string, uid: number): void {
+  const dir = statSync(directory);
+  const mode = dir.mode & 0o7777;
+  if ((mode & 0o022) !== 0) {
+    throw new ConfigError(
+      `${directory} holds the config file but others can write to it (mode ${mode.toString(8)}): run  chmod go-w ${directory}  or set TUNNEL2_CONFIG to a file in a directory of your own`,
+    );
+  }
+  if (dir.uid !== uid) {
+    throw new ConfigError(
+      `${directory} holds the config file but belongs to another user (uid ${dir.uid}): set TUNNEL2_CONFIG to a file in a directory of your own`,
+    );
+  }
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ENOENT") throw err;
+  }
+  if (link) {
+    throw new ConfigError(
+      `${path} is a symbolic link, and tokens are not written through one: set TUNNEL2_CONFIG to the file it points to, or remove the link`,
+    );
+  }
+}
+
+/**
+ * Writes the config file (0600, directory 0700), replacing it whole: through
+ * a new file of an unguessable name in the same directory, created
+ * exclusively without following a link, synced, then renamed over it.
+ */
 export function writeConfigFile(path: string, config: ConfigFile): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600); // whatever the umask did
-  renameSync(temporary, path);
+  const directory = dirname(path);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const temporary = `${path}.${randomBytes(16).toString("hex")}.tmp`;
+  const fd = openSync(temporary, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0), 0o600);
+  try {
+    try {
+      // Who we are is the new file's owner: process.getuid() would need Deno's --allow-sys=uid.
+      refuseUnsafePlace(path, directory, fstatSync(fd).uid);
+      fchmodSync(fd, 0o600); // whatever the umask did
+      writeFileSync(fd, `${JSON.stringify(config, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (err) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
 }
