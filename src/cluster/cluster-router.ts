@@ -4,6 +4,7 @@ import { isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import type { EntryBindings } from "../entry/entry-runtime.ts";
 import { errorResponse } from "../entry/proxy.ts";
 import type { RateLimiter } from "../entry/rate-limits.ts";
+import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
 import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "./entry-cluster.ts";
 import { forwardToPeer, type PeerForwardDeps } from "./peer-forward.ts";
 import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
@@ -28,7 +29,7 @@ export interface ClusterRouterDeps {
   /** The entry's REQUEST_TIMEOUT_MS: a forwarded head may take that long on the other entry. */
   requestTimeoutMs: number;
   rateLimiter: RateLimiter | undefined;
-  webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
+  webSockets: VisitorWebSockets;
   log: Logger;
 }
 

@@ -6,7 +6,8 @@ import type { HeaderList } from "../protocol/head.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry/entry-runtime.ts";
 import { errorResponse, originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
-import { closeVisitorSocket, isWebSocketUpgrade, MAX_AHEAD_BYTES } from "../entry/websocket-proxy.ts";
+import { closeVisitorSocket, isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
+import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
 import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer } from "./session-directory.ts";
@@ -26,8 +27,8 @@ export interface PeerForwardDeps {
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
   /** How long the other entry may take to answer the head (its own REQUEST_TIMEOUT_MS plus a margin). */
   headTimeoutMs: number;
-  /** Forwarded WebSockets, so draining closes them with 1001 like the entry's own. */
-  webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
+  /** The entry's visitor WebSockets: forwarded ones count toward its budget and close with 1001 on drain like its own. */
+  webSockets: VisitorWebSockets;
 }
 
 /** The request's headers for the entry it goes to: end to end, the visitor's Host, path and address carried, and signed. */
@@ -199,25 +200,29 @@ async function forwardWebSocket(
   return response;
 }
 
-/** Joins a visitor's WebSocket and the WebSocket to the entry that holds the session. */
-class PeerWebSocketBridge implements VisitorSocketEvents {
+/**
+ * Joins a visitor's WebSocket and the WebSocket to the entry that holds the
+ * session; what the visitor sends ahead counts toward this entry's budget
+ * as it does for the entry's own WebSockets.
+ */
+export class PeerWebSocketBridge implements VisitorSocketEvents {
   readonly session: string;
   #peer: TargetWebSocket;
-  #registry: Set<{ goAway(): void }> | undefined;
+  #sockets: VisitorWebSockets;
   #visitor: VisitorSocket | undefined;
   /** Visitor bytes written toward the other entry and not yet taken by its socket. */
   #aheadBytes = 0;
   #closed = false;
 
-  constructor(session: string, peer: TargetWebSocket, registry: Set<{ goAway(): void }> | undefined) {
+  constructor(session: string, peer: TargetWebSocket, sockets: VisitorWebSockets) {
     this.session = session;
     this.#peer = peer;
-    this.#registry = registry;
+    this.#sockets = sockets;
   }
 
   onOpen(socket: VisitorSocket): void {
     this.#visitor = socket;
-    this.#registry?.add(this);
+    this.#sockets.open.add(this);
     this.#peer.start({
       // The other entry is read only as fast as the visitor's socket drains.
       onMessage: (text, data) => {
@@ -236,17 +241,18 @@ class PeerWebSocketBridge implements VisitorSocketEvents {
   onMessage(data: string | Uint8Array): void {
     if (this.#closed) return;
     const bytes = typeof data === "string" ? utf8Encoder.encode(data) : new Uint8Array(data);
-    if (this.#aheadBytes > MAX_AHEAD_BYTES) {
-      this.#closeVisitor(1008, "Sending faster than the target reads");
+    const refused = this.#sockets.refusal(this.#aheadBytes, bytes.byteLength);
+    if (refused) {
+      this.#closeVisitor(refused.code, refused.reason);
       this.#peer.close(1001, "Visitor went away");
       return;
     }
-    this.#aheadBytes += bytes.byteLength;
-    this.#peer.send(typeof data === "string", bytes).finally(() => (this.#aheadBytes -= bytes.byteLength));
+    this.#hold(bytes.byteLength);
+    this.#peer.send(typeof data === "string", bytes).finally(() => this.#hold(-bytes.byteLength));
   }
 
   onClose(code: number, reason: string): void {
-    this.#registry?.delete(this);
+    this.#sockets.open.delete(this);
     if (this.#closed) return;
     this.#closed = true;
     if (code === 1006) this.#peer.destroy();
@@ -258,16 +264,22 @@ class PeerWebSocketBridge implements VisitorSocketEvents {
     this.#peer.close(1001, "Tunnel entry is shutting down");
   }
 
+  /** Counts bytes on their way to the other entry (this socket's and the entry's total); negative to release. */
+  #hold(bytes: number): void {
+    this.#aheadBytes += bytes;
+    this.#sockets.hold(bytes);
+  }
+
   #end(): void {
     this.#closed = true;
-    this.#registry?.delete(this);
+    this.#sockets.open.delete(this);
     this.#peer.destroy();
   }
 
   #closeVisitor(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#registry?.delete(this);
+    this.#sockets.open.delete(this);
     closeVisitorSocket(this.#visitor, code, reason);
   }
 }

@@ -5,6 +5,7 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
 import type { ClusterConfig, EntryConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
 import { ClusterRouter } from "./cluster-router.ts";
 import type { EntryCluster } from "./entry-cluster.ts";
 import { PeerSigner } from "./peer-signature.ts";
@@ -17,7 +18,7 @@ export function startCluster(options: {
   /** How other entries reach this one (TUNNEL_PEER_URL, or derived once listening). */
   peerUrl: string;
   fetchPeer: (request: TargetRequest) => Promise<TargetResponse>;
-  webSockets: Set<{ readonly session: string; goAway(): void }> | undefined;
+  webSockets: VisitorWebSockets;
   log: Logger;
 }): EntryCluster {
   const { config, cluster, log } = options;

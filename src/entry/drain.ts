@@ -24,7 +24,7 @@ export async function drainEntry(deps: {
   const deadline = Date.now() + deps.timeoutMs;
   state.draining = true;
   // WebSockets never finish by themselves: tell their visitors to reconnect elsewhere (1001).
-  for (const socket of [...(state.webSockets ?? [])]) socket.goAway();
+  for (const socket of [...state.webSockets.open]) socket.goAway();
   const uplinks = registry.all().flatMap((s) => [...s.uplinks]);
   for (const uplink of uplinks) uplink.mux?.goAway(GoAwayCode.Draining, "Entry is shutting down");
   const inFlight = () => uplinks.reduce((n, u) => n + u.activeStreams, 0);

@@ -94,7 +94,6 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     state: deps.state,
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
   };
-  deps.state.webSockets ??= new Set();
   let cluster: EntryCluster | undefined;
   /**
    * A session request, here or (with a cluster, when no uplink of the
@@ -126,7 +125,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   /** Open visitor WebSockets by session. */
   const webSocketCounts = (): Map<string, number> => {
     const counts = new Map<string, number>();
-    for (const ws of deps.state.webSockets ?? []) counts.set(ws.session, (counts.get(ws.session) ?? 0) + 1);
+    for (const ws of deps.state.webSockets.open) counts.set(ws.session, (counts.get(ws.session) ?? 0) + 1);
     return counts;
   };
   const live = (): LiveSession[] => {

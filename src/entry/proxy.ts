@@ -12,6 +12,7 @@ import { answerHeaders } from "./answer-headers.ts";
 import type { EntryBindings } from "./entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "../cluster/peer-headers.ts";
+import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */
 const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
@@ -127,8 +128,8 @@ export interface ProxyDeps {
 export interface EntryState {
   /** Set on SIGTERM/SIGINT: no new requests or uplinks. */
   draining: boolean;
-  /** Visitors' WebSockets passed through (counted per session; closed with 1001 when the entry drains). */
-  webSockets?: Set<{ readonly session: string; goAway(): void }>;
+  /** Visitors' WebSockets passed through, here or to another entry: counted per session, held to one budget, closed with 1001 when the entry drains. */
+  webSockets: VisitorWebSockets;
 }
 
 /** The 429 answer, with Retry-After and RateLimit-* headers. */

@@ -9,6 +9,7 @@ import { createEntryApp } from "./entry-app.ts";
 import type { EntryState } from "./proxy.ts";
 import type { EntryRuntime, ServerHandle } from "./entry-runtime.ts";
 import { drainEntry } from "./drain.ts";
+import { VisitorWebSockets } from "./visitor-web-sockets.ts";
 import { SessionRegistry } from "./session-registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { runtimeName } from "../adapter/runtime-name.ts";
@@ -64,7 +65,7 @@ export async function runEntry(args: string[]): Promise<void> {
   const log = createLogger(config.logFormat);
   const runtime = await loadRuntime();
   const registry = new SessionRegistry();
-  const state: EntryState = { draining: false };
+  const state: EntryState = { draining: false, webSockets: new VisitorWebSockets() };
   let server: ServerHandle | undefined;
   const entry = createEntryApp({ config, registry, log, state, listenPort: () => server?.port ?? config.port });
   try {

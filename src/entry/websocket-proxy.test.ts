@@ -6,7 +6,10 @@ import { Mux } from "../mux/mux.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { VisitorSocket } from "./entry-runtime.ts";
-import { MAX_AHEAD_BYTES, WebSocketBridge } from "./websocket-proxy.ts";
+import { WebSocketBridge } from "./websocket-proxy.ts";
+import { MAX_AHEAD_BYTES, VisitorWebSockets } from "./visitor-web-sockets.ts";
+import { PeerWebSocketBridge } from "../cluster/peer-forward.ts";
+import type { TargetWebSocket } from "../client/target-web-socket.ts";
 
 const WINDOW = 256 * 1024;
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -36,8 +39,12 @@ class FakeVisitor implements VisitorSocket {
   }
 }
 
-/** An entry-side bridge on a live in-memory mux; the client side's stream is handed back. */
-async function bridged() {
+/**
+ * An entry-side bridge on a live in-memory mux; the client side's stream is
+ * handed back. `read: false`: the target never reads, so what the visitor
+ * sends piles up in the bridge.
+ */
+async function bridged(sockets = new VisitorWebSockets(), read = true) {
   const [entrySocket, clientSocket] = memorySocketPair();
   let clientStream!: MuxStream;
   const entry = new Mux({ role: "entry", socket: entrySocket, localWindow: WINDOW, peerWindow: WINDOW });
@@ -55,15 +62,16 @@ async function bridged() {
   clientSocket.onMessage = (b) => client.receive(b);
   const stream = entry.open({ method: "GET", target: "/ws", headers: [], websocket: true }, false);
   await stream.responseHead;
-  const sockets = new Set<{ goAway(): void }>();
   const bridge = new WebSocketBridge("demo", stream, sockets);
   const visitor = new FakeVisitor();
   bridge.onOpen(visitor);
   const records: WebSocketRecord[] = [];
   const parser = new RecordParser();
-  const reading = (async () => {
-    for await (const chunk of clientStream.body) records.push(...parser.push(chunk));
-  })().catch(() => {});
+  const reading = read
+    ? (async () => {
+      for await (const chunk of clientStream.body) records.push(...parser.push(chunk));
+    })().catch(() => {})
+    : Promise.resolve();
   return { bridge, visitor, clientStream, records, reading, sockets, stream };
 }
 
@@ -113,10 +121,83 @@ describe("WebSocketBridge", () => {
     expect(lost.visitor.closed?.code).toBe(1011);
 
     const draining = await bridged();
-    expect(draining.sockets.size).toBe(1);
-    for (const s of draining.sockets) s.goAway();
+    expect(draining.sockets.open.size).toBe(1);
+    for (const s of draining.sockets.open) s.goAway();
     expect(draining.visitor.closed?.code).toBe(1001);
     await draining.reading;
     expect(decodeClose(draining.records.at(-1)!.payload).code).toBe(1001);
+  });
+
+  test("past the entry's budget, a socket holding more than its fair share gets 1013; one holding little goes on", async () => {
+    const mebibyte = new Uint8Array(1024 * 1024);
+    const sockets = new VisitorWebSockets({ maxEntryBytes: 4 * mebibyte.byteLength, fairShareBytes: mebibyte.byteLength });
+    const hog = await bridged(sockets, false);
+    for (let i = 0; i < 3; i++) hog.bridge.onMessage(mebibyte);
+    const light = await bridged(sockets, false);
+    light.bridge.onMessage(mebibyte); // the entry's total passes 4 MiB; this socket held nothing before
+    expect(light.visitor.closed).toBeUndefined();
+    hog.bridge.onMessage(mebibyte);
+    expect(hog.visitor.closed?.code).toBe(1013);
+    // Another entry's budget is its own.
+    const elsewhere = await bridged(new VisitorWebSockets({ maxEntryBytes: 4 * mebibyte.byteLength, fairShareBytes: mebibyte.byteLength }), false);
+    for (let i = 0; i < 3; i++) elsewhere.bridge.onMessage(mebibyte);
+    expect(elsewhere.visitor.closed).toBeUndefined();
+    // What a reset stream held is released.
+    await tick(10);
+    light.stream.reset(1, "done");
+    await tick(10);
+    expect(sockets.unsentBytes).toBe(0);
+  });
+});
+
+/** The WebSocket to another entry, as the peer bridge sees it: sends wait until `release()`. */
+class StalledPeer {
+  sent = 0;
+  closed: number | undefined;
+  #waiting: (() => void)[] = [];
+  start(): void {}
+  send(_text: boolean, data: Uint8Array): Promise<void> {
+    this.sent += data.byteLength;
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  close(code: number): void {
+    this.closed = code;
+  }
+  destroy(): void {}
+  release(): void {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
+
+describe("PeerWebSocketBridge", () => {
+  test("what a forwarded visitor sends ahead counts toward the entry's budget: past it, 1013", async () => {
+    const mebibyte = new Uint8Array(1024 * 1024);
+    const sockets = new VisitorWebSockets({ maxEntryBytes: 4 * mebibyte.byteLength, fairShareBytes: mebibyte.byteLength });
+    const own = await bridged(sockets, false);
+    for (let i = 0; i < 2; i++) own.bridge.onMessage(mebibyte);
+    const peer = new StalledPeer();
+    const forwarded = new PeerWebSocketBridge("demo", peer as unknown as TargetWebSocket, sockets);
+    const visitor = new FakeVisitor();
+    forwarded.onOpen(visitor);
+    expect(sockets.open.size).toBe(2);
+    for (let i = 0; i < 3 && !visitor.closed; i++) forwarded.onMessage(mebibyte);
+    expect(visitor.closed?.code).toBe(1013);
+    expect(peer.closed).toBe(1001);
+    expect(sockets.open.has(forwarded)).toBe(false);
+    peer.release();
+    await tick();
+    expect(sockets.unsentBytes).toBeLessThanOrEqual(2 * mebibyte.byteLength + 64);
+  });
+
+  test("a forwarded visitor more than MAX_AHEAD_BYTES ahead is closed with 1008", () => {
+    const peer = new StalledPeer();
+    const forwarded = new PeerWebSocketBridge("demo", peer as unknown as TargetWebSocket, new VisitorWebSockets());
+    const visitor = new FakeVisitor();
+    forwarded.onOpen(visitor);
+    const mebibyte = new Uint8Array(1024 * 1024);
+    let sent = 0;
+    for (; sent < 100 && !visitor.closed; sent++) forwarded.onMessage(mebibyte);
+    expect(sent).toBeLessThanOrEqual(MAX_AHEAD_BYTES / mebibyte.byteLength + 2);
+    expect(visitor.closed?.code).toBe(1008);
   });
 });

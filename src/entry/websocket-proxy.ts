@@ -11,30 +11,10 @@ import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "./entry-runtime.ts";
 import { scopeCookies } from "./cookie-scope.ts";
 import { forwardedFor } from "./visitor-address.ts";
+import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
 import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 
-/**
- * How far ahead of the target a visitor may send (WebSocket servers cannot
- * pause a reader): a message that arrives while more than this is still
- * unsent closes the socket with 1008. One message of any size (up to
- * MAX_WEBSOCKET_MESSAGE_BYTES) is taken when little is pending.
- */
-export const MAX_AHEAD_BYTES = 32 * 1024 * 1024;
-
-/**
- * Unsent visitor bytes all WebSockets of the entry may hold together. Past
- * it, a socket that itself holds more than {@linkcode FAIR_SHARE_BYTES} is
- * closed with 1013 (try again later) at its next message, so many sockets
- * cannot add up what one may not hold, while sockets that hold little (most
- * of them) go on.
- */
-export const MAX_ENTRY_UNSENT_BYTES = 256 * 1024 * 1024;
-export const FAIR_SHARE_BYTES = 1024 * 1024;
-
 const utf8 = new TextDecoder();
-
-/** Unsent visitor bytes held by every bridge of this process. */
-let entryUnsentBytes = 0;
 
 /** Whether a request asks for a WebSocket (RFC 6455 §4.1). */
 export function isWebSocketUpgrade(request: Request): boolean {
@@ -104,7 +84,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
   readonly session: string;
   #stream: MuxStream;
   #socket: VisitorSocket | undefined;
-  #registry: Set<{ goAway(): void }> | undefined;
+  #sockets: VisitorWebSockets;
   /** Sends to the stream, kept in order. */
   #sending: Promise<void> = Promise.resolve();
   #pendingSends = 0;
@@ -114,15 +94,15 @@ export class WebSocketBridge implements VisitorSocketEvents {
   /** The visitor's socket is closed or closing. */
   #visitorClosed = false;
 
-  constructor(session: string, stream: MuxStream, registry: Set<{ goAway(): void }> | undefined) {
+  constructor(session: string, stream: MuxStream, sockets: VisitorWebSockets) {
     this.session = session;
     this.#stream = stream;
-    this.#registry = registry;
+    this.#sockets = sockets;
   }
 
   onOpen(socket: VisitorSocket): void {
     this.#socket = socket;
-    this.#registry?.add(this);
+    this.#sockets.open.add(this);
     if (this.#stream.resetError) return this.#closeVisitor(1011, "The tunnel lost the target");
     this.#stream.onReset = (err) => this.#closeVisitor(1011, closeReason(err));
     this.#pumpToVisitor(socket).catch(() => {});
@@ -131,14 +111,10 @@ export class WebSocketBridge implements VisitorSocketEvents {
   onMessage(data: string | Uint8Array): void {
     if (this.#closeSent) return;
     const size = (typeof data === "string" ? data.length * 3 : data.byteLength) + 5;
-    if (this.#unsentBytes > MAX_AHEAD_BYTES) {
-      this.#closeVisitor(1008, "Sending faster than the target reads");
-      this.#stream.reset(ResetCode.Cancel, "Visitor sent faster than the target reads");
-      return;
-    }
-    if (entryUnsentBytes + size > MAX_ENTRY_UNSENT_BYTES && this.#unsentBytes > FAIR_SHARE_BYTES) {
-      this.#closeVisitor(1013, "Tunnel entry busy: try again later");
-      this.#stream.reset(ResetCode.Cancel, "Entry-wide WebSocket buffer full");
+    const refused = this.#sockets.refusal(this.#unsentBytes, size);
+    if (refused) {
+      this.#closeVisitor(refused.code, refused.reason);
+      this.#stream.reset(ResetCode.Cancel, refused.code === 1008 ? "Visitor sent faster than the target reads" : "Entry-wide WebSocket buffer full");
       return;
     }
     const record = typeof data === "string" ? encodeRecord(RecordKind.Text, data) : encodeRecord(RecordKind.Binary, data);
@@ -148,7 +124,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
 
   onClose(code: number, reason: string): void {
     this.#visitorClosed = true;
-    this.#registry?.delete(this);
+    this.#sockets.open.delete(this);
     if (this.#closeSent) return;
     this.#closeSent = true;
     if (code === 1006) {
@@ -179,7 +155,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
   /** Counts bytes held for the stream (this socket's and the entry's total); negative to release. */
   #hold(bytes: number): void {
     this.#unsentBytes += bytes;
-    entryUnsentBytes += bytes;
+    this.#sockets.hold(bytes);
   }
 
   #toStream(record: Uint8Array<ArrayBuffer>): void {
@@ -237,7 +213,7 @@ export class WebSocketBridge implements VisitorSocketEvents {
   #closeVisitor(code: number, reason: string): void {
     if (this.#visitorClosed) return;
     this.#visitorClosed = true;
-    this.#registry?.delete(this);
+    this.#sockets.open.delete(this);
     closeVisitorSocket(this.#socket, code, reason);
   }
 }
