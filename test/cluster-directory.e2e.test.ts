@@ -1,9 +1,10 @@
 /**
  * The Redis session directory against a real redis-server: two entries'
- * views of who holds which session, kept fresh over pub/sub, and what
- * happens while Redis is away.
+ * views of who holds which session, kept fresh over pub/sub, the listing
+ * read from the directory's index, and what happens while Redis is away.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import { RedisSessionDirectory } from "../src/cluster/redis-session-directory.ts";
 import type { Logger } from "../src/log.ts";
 import { hasRedis, startRedis, type TestRedis } from "./helpers/redis-server.ts";
@@ -101,5 +102,52 @@ describe.skipIf(!hasRedis)("RedisSessionDirectory()", () => {
     expect(Date.now() - killed).toBeLessThan(2500); // within about two TTLs of 600 ms
     expect(b.connected).toBe(true);
     await b.close();
+  }, 20_000);
+
+  test("snapshot() lists from the index: a release leaves it at once, a holder killed with -9 within its TTL, nothing lingers", async () => {
+    const prefix = "t5:";
+    const admin = new Redis(redis.url);
+    const holder = await spawnUntil(
+      [process.execPath, "run", "test/helpers/directory-holder.ts"],
+      { REDIS_URL: redis.url, HOLD: "kept", ID: "gone", PREFIX: prefix, TTL_MS: "600" },
+      /holding/,
+    );
+    const b = directory("b", prefix);
+    const c = directory("c", prefix);
+    await eventually(() => (b.connected && c.connected ? true : undefined));
+    b.hold("shared");
+    c.hold("shared");
+    b.hold("brief");
+    const url = (id: string) => `http://${id}.internal:8080`;
+    expect(await eventually(async () => {
+      const s = await b.snapshot(10);
+      return s?.sessions.shared?.length === 2 && s.sessions.brief && s.sessions.kept ? s : undefined;
+    })).toEqual({
+      entries: [{ id: "b", url: url("b") }, { id: "c", url: url("c") }, { id: "gone", url: url("gone") }],
+      sessions: { brief: ["b"], kept: ["gone"], shared: ["b", "c"] },
+      truncated: false,
+    });
+    const one = await b.snapshot(1);
+    expect(Object.keys(one!.sessions).length).toBe(1);
+    expect(one!.truncated).toBe(true);
+    expect((await b.snapshot(0))!.sessions).toEqual({});
+    // The last holder of "brief" lets go: out of the index at once; "shared" stays, c still holds it.
+    b.release("brief");
+    b.release("shared");
+    await eventually(async () => ((await admin.zscore(`${prefix}sessions`, "brief")) === null ? true : undefined), 1000);
+    expect(await admin.zscore(`${prefix}sessions`, "shared")).not.toBeNull();
+    expect((await b.snapshot(10))!.sessions).toEqual({ kept: ["gone"], shared: ["c"] });
+    holder.proc.kill(9);
+    const killed = Date.now();
+    expect(await eventually(async () => {
+      const s = await b.snapshot(10);
+      return s && !s.sessions.kept && s.entries.length === 2 ? s : undefined;
+    }, 5000, 50)).toEqual({ entries: [{ id: "b", url: url("b") }, { id: "c", url: url("c") }], sessions: { shared: ["c"] }, truncated: false });
+    expect(Date.now() - killed).toBeLessThan(1500); // within about one TTL of 600 ms (and the next heartbeat prunes the index)
+    await b.close();
+    await c.close();
+    // Nobody left: the index and every record expire with the last heartbeat's TTL.
+    await eventually(async () => ((await admin.keys(`${prefix}*`)).length === 0 ? true : undefined), 3000, 50);
+    admin.disconnect();
   }, 20_000);
 });

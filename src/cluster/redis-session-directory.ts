@@ -25,6 +25,20 @@ const MAX_ABSENT = 10_000;
  */
 const COMMAND_TIMEOUT_MS = 500;
 const SUSPECT_MS = 2000;
+/** At most this many entries are listed. */
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Takes an instance out of a session's holders and out of the sessions it
+ * holds, and the session out of the index once nobody holds it any longer,
+ * in one step, so a hold written meanwhile by another entry is not lost.
+ * KEYS: `session:<name>`, `held:<id>`, `sessions`; ARGV: id, name, now.
+ */
+const LEAVE = `
+redis.call("ZREM", KEYS[1], ARGV[1])
+redis.call("SREM", KEYS[2], ARGV[2])
+if redis.call("ZCOUNT", KEYS[1], ARGV[3], "+inf") == 0 then redis.call("ZREM", KEYS[3], ARGV[2]) end
+`;
 
 /** A change to the directory, told to every entry over pub/sub. */
 interface Change {
@@ -47,6 +61,13 @@ interface Change {
  * - `<prefix>held:<id>` = the sessions an entry holds, so that an entry
  *   restarted under the same id (a Fly machine keeps its id) takes itself
  *   out of the sessions it no longer holds at once, not one TTL later.
+ * - `<prefix>instances` and `<prefix>sessions` = the index the listing
+ *   ({@linkcode RedisSessionDirectory.snapshot}) reads: sorted sets of the
+ *   instance ids and of the session names, scored by when their records
+ *   expire, written with them, and pruned by each heartbeat. A session
+ *   leaves it when its last holder lets go. A listing reads the members not
+ *   yet expired, up to its limit, and never scans the keyspace, which Redis
+ *   may share with other applications' keys.
  * - `<prefix>changes` carries holds and releases to the other entries, which
  *   keep a local view: a request for a session held elsewhere costs no Redis
  *   round trip once its location is known.
@@ -145,7 +166,9 @@ export class RedisSessionDirectory implements SessionDirectory {
   /** Takes this entry out of a session's holders, and tells the others. */
   #remove(session: string): void {
     if (!this.connected) return;
-    this.#redis.multi().zrem(this.#key(`session:${session}`), this.#self.id).srem(this.#heldKey, session).exec()
+    const multi = this.#redis.multi();
+    this.#leaveIn(multi, session);
+    multi.exec()
       .then(() => this.#publish({ op: "release", session, id: this.#self.id }))
       .catch((err: Error) => this.#onFault(err));
   }
@@ -235,24 +258,32 @@ export class RedisSessionDirectory implements SessionDirectory {
   async snapshot(limit: number): Promise<DirectorySnapshot | undefined> {
     if (!this.#connected) return undefined;
     try {
-      const instanceKeys = await this.#scan(this.#key("instance:*"), 10_000);
-      const urls = instanceKeys.length > 0 ? await this.#redis.mget(...instanceKeys) : [];
-      const entries: Peer[] = [];
-      instanceKeys.forEach((key, i) => {
-        const url = urls[i];
-        if (url !== null) entries.push({ id: key.slice(this.#key("instance:").length), url });
-      });
-      // limit 0 (/metrics: entries only): no scan of the sessions.
-      const sessionKeys = limit === 0 ? [] : await this.#scan(this.#key("session:*"), limit + 1);
-      const truncated = sessionKeys.length > limit;
-      const pipeline = this.#redis.pipeline();
+      // Read from the index, members not yet expired only: what a listing costs does not depend on the keyspace.
       const now = Date.now();
-      for (const key of sessionKeys.slice(0, limit)) pipeline.zrangebyscore(key, now, "+inf");
-      const members = (await pipeline.exec()) ?? [];
+      const index = this.#redis.multi().zrangebyscore(this.#key("instances"), now, "+inf", "LIMIT", 0, MAX_ENTRIES);
+      // limit 0 (/metrics: entries only): the sessions are not read.
+      if (limit > 0) index.zrangebyscore(this.#key("sessions"), now, "+inf", "LIMIT", 0, limit + 1);
+      const [ids, names = []] = ((await index.exec()) ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return value as string[];
+      });
+      const truncated = names.length > limit;
+      const listed = names.slice(0, limit);
+      const pipeline = this.#redis.pipeline();
+      if (ids.length > 0) pipeline.mget(...ids.map((id) => this.#key(`instance:${id}`)));
+      for (const name of listed) pipeline.zrangebyscore(this.#key(`session:${name}`), now, "+inf");
+      const read = (await pipeline.exec()) ?? [];
+      const urls = (ids.length > 0 ? read.shift()?.[1] as (string | null)[] | undefined : undefined) ?? [];
+      const entries: Peer[] = [];
+      // The record, not the index, says the entry is alive (it is deleted when the entry closes).
+      ids.forEach((id, i) => {
+        const url = urls[i];
+        if (url !== null && url !== undefined) entries.push({ id, url });
+      });
       const sessions: Record<string, string[]> = {};
-      sessionKeys.slice(0, limit).forEach((key, i) => {
-        const ids = members[i]?.[1] as string[] | undefined;
-        if (ids && ids.length > 0) sessions[key.slice(this.#key("session:").length)] = ids.sort();
+      listed.forEach((name, i) => {
+        const holders = read[i]?.[1] as string[] | undefined;
+        if (holders && holders.length > 0) sessions[name] = holders.sort();
       });
       entries.sort((a, b) => a.id.localeCompare(b.id));
       return { entries, sessions, truncated };
@@ -262,18 +293,6 @@ export class RedisSessionDirectory implements SessionDirectory {
     }
   }
 
-  /** Keys matching `pattern`, at most `max` of them (SCAN: never blocks Redis the way KEYS does). */
-  async #scan(pattern: string, max: number): Promise<string[]> {
-    const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await this.#redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
-      keys.push(...batch);
-      cursor = next;
-    } while (cursor !== "0" && keys.length < max);
-    return [...new Set(keys)].slice(0, max);
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -281,7 +300,8 @@ export class RedisSessionDirectory implements SessionDirectory {
     if (this.#connected) {
       try {
         const multi = this.#redis.multi();
-        for (const session of this.#held) multi.zrem(this.#key(`session:${session}`), this.#self.id);
+        for (const session of this.#held) this.#leaveIn(multi, session);
+        multi.zrem(this.#key("instances"), this.#self.id);
         multi.del(this.#key(`instance:${this.#self.id}`), this.#heldKey);
         await multi.exec();
         for (const session of this.#held) await this.#publish({ op: "release", session, id: this.#self.id });
@@ -325,17 +345,29 @@ export class RedisSessionDirectory implements SessionDirectory {
   #writeAll(): void {
     if (!this.#connected || this.#closed) return;
     const multi = this.#redis.multi();
-    multi.set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
+    this.#recordIn(multi);
     for (const session of this.#held) this.#holdIn(multi, session);
-    for (const session of this.#disowned) if (!this.#held.has(session)) multi.zrem(this.#key(`session:${session}`), this.#self.id);
+    for (const session of this.#disowned) if (!this.#held.has(session)) this.#leaveIn(multi, session);
     this.#disowned.clear();
+    // Once per heartbeat, not per session: the index forgets what expired (a listing skips it meanwhile).
+    const now = Date.now();
+    multi.zremrangebyscore(this.#key("instances"), "-inf", now);
+    multi.zremrangebyscore(this.#key("sessions"), "-inf", now);
     multi.exec().then(() => (this.#suspectUntil = 0), (err: Error) => this.#onFault(err));
   }
 
   async #writeSession(session: string): Promise<void> {
-    const multi = this.#redis.multi().set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
+    const multi = this.#redis.multi();
+    this.#recordIn(multi);
     this.#holdIn(multi, session);
     await multi.exec();
+  }
+
+  /** Adds to `multi` this entry's record and its place in the index, until one TTL from now. */
+  #recordIn(multi: ReturnType<Redis["multi"]>): void {
+    multi.set(this.#key(`instance:${this.#self.id}`), this.#self.url, "PX", this.#ttlMs);
+    multi.zadd(this.#key("instances"), Date.now() + this.#ttlMs, this.#self.id);
+    multi.pexpire(this.#key("instances"), this.#ttlMs);
   }
 
   /** Adds to `multi` this entry's hold of `session` until one TTL from now, dropping holds that ran out. */
@@ -345,8 +377,15 @@ export class RedisSessionDirectory implements SessionDirectory {
     multi.zadd(key, now + this.#ttlMs, this.#self.id);
     multi.zremrangebyscore(key, "-inf", now);
     multi.pexpire(key, this.#ttlMs);
+    multi.zadd(this.#key("sessions"), now + this.#ttlMs, session);
+    multi.pexpire(this.#key("sessions"), this.#ttlMs);
     multi.sadd(this.#heldKey, session);
     multi.pexpire(this.#heldKey, this.#ttlMs);
+  }
+
+  /** Adds to `multi` this entry's leaving of `session` (see {@linkcode LEAVE}). */
+  #leaveIn(multi: ReturnType<Redis["multi"]>, session: string): void {
+    multi.eval(LEAVE, 3, this.#key(`session:${session}`), this.#heldKey, this.#key("sessions"), this.#self.id, session, Date.now());
   }
 
   async #publish(change: Change): Promise<void> {
