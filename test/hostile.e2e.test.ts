@@ -282,8 +282,15 @@ describe.each(["bun", "deno"] as Runtime[])("what held up, kept (entry on %s)", 
 
   test("absolute-form requests on a session host go to the session, never the control plane", async () => {
     for (const form of [`http://${host()}/metrics`, `http://127.0.0.1:${entry.port}/metrics`]) {
+      const seen = target.seen.length;
       const answer = await rawRequest(entry.port, [`GET ${form} HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`]);
       expect(answer).not.toContain("tunnel2_requests_total");
+      // Under DASHBOARD_TOKEN a control-plane answer would be a 401: the session's target answers
+      // instead, or (Deno, an absolute form naming another host) the entry refuses it with 400.
+      const status = statusOf(answer);
+      if (form.includes(host())) expect(status).toBe(200);
+      else expect([200, 400]).toContain(status);
+      if (status === 200) expect(target.seen.slice(seen).map((r) => r.target)).toEqual(["/base/metrics"]);
     }
   });
 
