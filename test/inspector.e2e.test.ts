@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
+import { startRawTarget } from "./helpers/raw-target.ts";
 import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 import { connect } from "node:net";
@@ -192,6 +193,19 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
       return found?.webSocket?.closed ? found : undefined;
     });
     expect(row).toMatchObject({ method: "GET", status: 101, webSocket: { toTarget: 3, fromTarget: 3, closed: true } });
+  });
+
+  test("with a base path in --to, a replay goes to exactly the path the original went to", async () => {
+    const raw = await startRawTarget(); // it notes every request target it gets
+    const based = await startClient(runtime, entry, `${session}-base`, `http://127.0.0.1:${raw.port}/base`, ["--inspect", "127.0.0.1:0"]);
+    const url = await eventually(() => based.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    await (await visit(entry.port, `${session}-base`, "/echo?hook=base")).arrayBuffer();
+    const [row] = await (await fetch(`${url}/api/requests`)).json();
+    expect(row.path).toBe("/echo?hook=base");
+    const res = await fetch(`${url}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(raw.seen.map((r) => r.target)).toEqual(["/base/echo?hook=base", "/base/echo?hook=base"]);
+    raw.stop();
   });
 
   test("--no-inspect opens no port", async () => {

@@ -80,6 +80,11 @@ function smallLength(headers: HeaderList): number | undefined {
   return undefined;
 }
 
+/** The target's base path without its last slash ("" for none): what every request target is put under. */
+export function basePath(target: URL): string {
+  return target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
+}
+
 /**
  * The target URL for a request's path and query, under the target's base
  * path. Dot segments (`..`, `%2e%2e`) are resolved against the request's own
@@ -87,7 +92,7 @@ function smallLength(headers: HeaderList): number | undefined {
  * resolve them against the whole URL).
  */
 export function targetUrl(target: URL, requestTarget: string): string {
-  const base = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
+  const base = basePath(target);
   if (base) {
     // WHATWG URL parsing also reads `\` as `/`: resolve everything it would, here.
     const resolved = new URL(`http://x${requestTarget}`);

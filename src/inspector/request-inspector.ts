@@ -1,6 +1,6 @@
 import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
 import type { FetchTarget, TargetTap, WebSocketTap } from "../client/target-tap.ts";
-import { targetUrl } from "../client/forwarder.ts";
+import { basePath, targetUrl } from "../client/forwarder.ts";
 import { pathStart } from "../client/http1/target-pool.ts";
 import { type HeaderList, requestHeadProblem } from "../protocol/head.ts";
 import { type CapturedBody, type CapturedRequest, type CaptureLimits, CaptureStore } from "./capture-store.ts";
@@ -55,10 +55,16 @@ function tapBody(source: ReadableStream<Uint8Array>, capture: CapturedBody, onEn
   }, { highWaterMark: 0 });
 }
 
-/** The path and query of a target URL (what the visitor asked for, under the target's base). */
-function pathOf(url: string): string {
+/**
+ * What the visitor asked for: the path and query of a target URL without
+ * the target's base, so that a replay, put under the base again by
+ * targetUrl(), goes to exactly the path the original went to.
+ */
+function visitorPath(url: string, target: URL): string {
   const slash = pathStart(url);
-  return slash < 0 ? "/" : url.slice(slash);
+  const path = slash < 0 ? "/" : url.slice(slash);
+  const base = basePath(target);
+  return base && path.startsWith(`${base}/`) ? path.slice(base.length) : path;
 }
 
 /**
@@ -76,7 +82,7 @@ export class RequestInspector implements TargetTap {
 
   wrapFetch(tunnel: string, target: () => URL, fetchTarget: FetchTarget): FetchTarget {
     this.#tunnels.set(tunnel, { target, fetchTarget });
-    return (request) => this.#send(tunnel, fetchTarget, request, pathOf(request.url));
+    return (request) => this.#send(tunnel, fetchTarget, request, visitorPath(request.url, target()));
   }
 
   webSocket(tunnel: string, request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }): WebSocketTap {
