@@ -217,3 +217,47 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     expect(listeningPorts(on.proc.pid)).toEqual([port]);
   });
 });
+
+describe.each(["bun", "deno"] as Runtime[])("request inspector beyond loopback, client on %s", (runtime) => {
+  let entry: Entry;
+  beforeAll(async () => {
+    entry = await startEntry("bun");
+  });
+
+  test("--inspect 0.0.0.0: a foreign Host gets 421, no token 401; the printed URL's token works as a cookie and as Bearer", async () => {
+    const client = await startClient(runtime, entry, `wide-${runtime}`, `http://127.0.0.1:${target.port}`, ["--inspect", "0.0.0.0:0"]);
+    const printed = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:(\d+))\/\?token=([0-9a-f]{32})/) ?? undefined);
+    const [, base, port, token] = printed;
+    expect(client.output()).toContain("not loopback only: it asks for the token");
+    expect(client.output().split(token).length - 1).toBe(1); // printed once
+    expect((await fetch(`${base}/api/requests`)).status).toBe(401);
+    expect(await (await fetch(`${base}/api/requests`)).text()).toContain("open the URL with ?token=");
+    expect((await fetch(`${base}/api/requests`, { headers: { authorization: `Bearer ${"0".repeat(32)}` } })).status).toBe(401);
+    // A page rebound to this machine names its own host: refused even with the token.
+    const rebound = await fetch(`${base}/api/requests`, { headers: { host: `attacker.example:${port}`, authorization: `Bearer ${token}` } });
+    expect(rebound.status).toBe(421);
+    expect((await fetch(`${base}/api/requests`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const opened = await fetch(`${base}/?token=${token}`, { redirect: "manual" });
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get("location")).toBe("/");
+    const cookie = opened.headers.get("set-cookie")!;
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("SameSite=Strict");
+    const page = await fetch(`${base}/`, { headers: { cookie: cookie.split(";")[0] } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<html");
+    const crossSite = await fetch(`${base}/api/requests`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}`, origin: `http://attacker.example:${port}` },
+    });
+    expect(crossSite.status).toBe(403);
+  });
+
+  test("--inspect 127.0.0.2: loopback, so no token, and still only its own Host names", async () => {
+    const client = await startClient(runtime, entry, `lo2-${runtime}`, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.2:0"]);
+    const [, base, port] = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.2:(\d+))\s/) ?? undefined);
+    expect((await fetch(`${base}/api/requests`)).status).toBe(200);
+    expect((await fetch(`${base}/api/requests`, { headers: { host: `attacker.example:${port}` } })).status).toBe(421);
+    expect((await fetch(`${base}/api/requests`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
+  });
+});

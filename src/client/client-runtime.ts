@@ -46,6 +46,11 @@ export interface ClientRuntime {
    * once is bounded by the caller (the client's limiter).
    */
   createTargetFetch(): (request: TargetRequest) => Promise<TargetResponse>;
+  /**
+   * This machine's host name and interface addresses, as far as the runtime
+   * may read them without asking (Deno: only with --allow-sys); none else.
+   */
+  machineAddresses(): string[];
   /** Serves a small local HTTP app (the request inspector); throws when the address is taken. */
   serveLocal(options: LocalServeOptions): LocalServer;
 }

@@ -57,8 +57,8 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
     }
     log.warn(`request inspector off: ${(err as Error).message}`);
   }
-  if (inspector && inspect && !["127.0.0.1", "::1", "localhost"].includes(inspect.hostname)) {
-    log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: anyone who can reach ${inspector.url.replace("127.0.0.1", inspect.hostname)} sees every request through the tunnel and can replay it`);
+  if (inspector?.beyondLoopback && inspect) {
+    log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: it asks for the token in its URL below (keep it to yourself: with it, anyone who reaches the port sees every request through the tunnel and can replay it)`);
   }
   let ready = 0;
   for (const config of configs) {

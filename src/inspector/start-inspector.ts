@@ -3,33 +3,33 @@ import type { CaptureLimits } from "./capture-store.ts";
 import type { InspectAddress } from "../config.ts";
 import { inspectorApp } from "./inspector-app.ts";
 import { RequestInspector } from "./request-inspector.ts";
+import { hostText, isLoopback, isWildcard, newToken, ownHostNames } from "./inspector-access.ts";
 
 /** Ports tried after a taken default one. */
 const MORE_PORTS = 20;
 
-const isLoopback = (hostname: string) => hostname === "127.0.0.1" || hostname === "::1" || hostname === "localhost";
-
-/** `[::1]` for an IPv6 address in a URL or Host header. */
-const hostText = (hostname: string) => (hostname.includes(":") ? `[${hostname}]` : hostname);
-
 /**
  * Starts the request inspector's page and API on `address` (the next free
- * port when the default is taken). On loopback it answers only Host names of
- * loopback; told to listen elsewhere, any Host on its port.
+ * port when the default is taken). It answers only Host names of its own
+ * (loopback's, its address, on a wildcard address the machine's names and
+ * addresses) on its port; beyond loopback it also asks for a token, which
+ * `url` carries (print it once).
  */
 export function startInspector(
   runtime: ClientRuntime,
   address: InspectAddress,
   limits: Partial<CaptureLimits> = {},
-): { inspector: RequestInspector; url: string; stop: () => void } {
+): { inspector: RequestInspector; url: string; beyondLoopback: boolean; stop: () => void } {
   const inspector = new RequestInspector(limits);
   let port = 0;
-  const loopback = isLoopback(address.hostname);
-  const { app, close } = inspectorApp(inspector, (host) => {
-    if (!host.endsWith(`:${port}`)) return false;
-    if (!loopback) return true;
-    const name = host.slice(0, -`:${port}`.length);
-    return name === "127.0.0.1" || name === "localhost" || name === "[::1]";
+  const names = ownHostNames(address.hostname, isWildcard(address.hostname) ? runtime.machineAddresses() : []);
+  const token = isLoopback(address.hostname) ? undefined : newToken();
+  const { app, close } = inspectorApp(inspector, {
+    isOwnHost(host) {
+      if (!host.endsWith(`:${port}`)) return false;
+      return names.has(host.slice(0, -`:${port}`.length));
+    },
+    token,
   });
   let server: LocalServer | undefined;
   const last = address.explicit ? address.port : address.port + MORE_PORTS;
@@ -45,10 +45,11 @@ export function startInspector(
     }
   }
   port = server.port;
-  const shown = address.hostname === "0.0.0.0" || address.hostname === "::" ? "127.0.0.1" : address.hostname;
+  const shown = isWildcard(address.hostname) ? "127.0.0.1" : address.hostname;
   return {
     inspector,
-    url: `http://${hostText(shown)}:${port}`,
+    url: `http://${hostText(shown)}:${port}${token ? `/?token=${token}` : ""}`,
+    beyondLoopback: token !== undefined,
     stop: () => {
       close();
       server.stop();

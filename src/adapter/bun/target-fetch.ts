@@ -1,6 +1,7 @@
 import type { ClientRuntime, LocalServeOptions, UplinkWebSocket } from "../../client/client-runtime.ts";
 import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
 import { connectBunTarget } from "./target-socket.ts";
+import { machineAddresses } from "../machine-addresses.ts";
 
 /**
  * The client on Bun: its built-in WebSocket for uplinks (TCP_NODELAY set, no
@@ -12,6 +13,7 @@ export const bunClientRuntime: ClientRuntime = {
   // Bun's client WebSocket takes headers in a second, non-standard argument.
   openWebSocket: (url, headers) => new (WebSocket as unknown as new (url: string, options: { headers: Record<string, string> }) => UplinkWebSocket)(url, { headers }),
   createTargetFetch: () => createHttp1Fetch(connectBunTarget),
+  machineAddresses: () => machineAddresses(() => true),
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
     // No idle timeout: the inspector's live feed stays open while nothing happens.

@@ -21,6 +21,7 @@ export interface DenoGlobal {
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number; protocol?: string }): { socket: WebSocket; response: Response };
+  permissions: { querySync(descriptor: { name: "sys"; kind: string }): { state: "granted" | "prompt" | "denied" } };
 }
 
 export interface DenoConn {

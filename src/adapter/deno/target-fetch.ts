@@ -3,6 +3,7 @@ import type { DenoGlobal } from "./deno.d.ts";
 import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 import { connectDenoTarget } from "./target-socket.ts";
+import { machineAddresses } from "../machine-addresses.ts";
 
 /**
  * The client on Deno: uplinks over {@linkcode NoDelayWebSocket}, and
@@ -15,6 +16,11 @@ export const denoClientRuntime: ClientRuntime = {
   name: "deno",
   openWebSocket: (url, headers) => new NoDelayWebSocket(url, headers),
   createTargetFetch: () => createHttp1Fetch(connectDenoTarget),
+  // Only what --allow-sys grants: asking would prompt on a terminal.
+  machineAddresses: () => {
+    const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
+    return machineAddresses((kind) => Deno.permissions.querySync({ name: "sys", kind }).state === "granted");
+  },
   serveLocal({ hostname, port, fetch }: LocalServeOptions) {
     const Deno = (globalThis as unknown as { Deno: DenoGlobal }).Deno;
     const server = Deno.serve({ hostname, port, onListen() {} }, fetch);
