@@ -191,8 +191,10 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
         await r.body?.cancel();
         return r.status === 200 ? true : undefined;
       });
-      const total = 16 * 1024 * 1024;
-      const download = slowDownload(d.port, session, total, "8M");
+      // 96 MiB at 32 MiB/s, about 3 s: more than the kernel's socket buffers hold (32 MiB
+      // receive, 4 MiB send here), so the stream stays open on A long enough to be seen.
+      const total = 96 * 1024 * 1024;
+      const download = slowDownload(d.port, session, total, "32M");
       // The stream is on A's uplink; D only relays it.
       await eventually(async () => {
         const { sessions } = await (await fetch(`http://127.0.0.1:${a.port}/api/sessions`)).json();
