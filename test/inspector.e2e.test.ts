@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
@@ -193,6 +194,27 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
       return found?.webSocket?.closed ? found : undefined;
     });
     expect(row).toMatchObject({ method: "GET", status: 101, webSocket: { toTarget: 3, fromTarget: 3, closed: true } });
+  });
+
+  test("a small gzip form that decodes to millions of fields opens as a bounded view", async () => {
+    const post = (text: string) =>
+      visit(entry.port, session, "/echo?bomb", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip" },
+        body: gzipSync(text, { level: 9 }),
+      }).then((r) => r.arrayBuffer());
+    await post("a&".repeat(4 * 1024 * 1024)); // 8 MiB decoded
+    await post("a&".repeat(512 * 1024 - 8)); // just under 1 MiB decoded
+    const [under, bomb] = (await list()).filter((r) => r.path === "/echo?bomb");
+    for (let i = 0; i < 3; i++) {
+      const text = await (await fetch(`${inspector}/api/requests/${bomb.id}`)).text();
+      expect(text.length).toBeLessThan(64 * 1024);
+      expect(JSON.parse(text).requestBody.decodeError).toContain("exceeds 1 MiB");
+    }
+    const text = await (await fetch(`${inspector}/api/requests/${under.id}`)).text();
+    expect(text.length).toBeLessThan(64 * 1024);
+    const view = JSON.parse(text).requestBody.view;
+    expect([view.kind, view.fields.length, view.cut]).toEqual(["form", 1000, `showing the first 1000 of ${512 * 1024 - 8} fields`]);
   });
 
   test("with a base path in --to, a replay goes to exactly the path the original went to", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
-import { bodyDisplay, hexDump, MAX_DECODED_BYTES } from "./body-view.ts";
+import { bodyDisplay, formFields, hexDump, MAX_DECODED_BYTES, MAX_FORM_FIELDS, MAX_PRETTY_JSON_CHARS, MAX_TEXT_CHARS } from "./body-view.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -49,6 +49,49 @@ describe("bodyDisplay()", () => {
     expect(d.decodeError).toContain("exceeds");
     expect(bodyDisplay([["content-encoding", "gzip"]], enc("not gzip"), false).decodeError).toContain("cannot decode");
     expect(bodyDisplay([["content-encoding", "zstd"]], enc("x"), false).decodeError).toContain("not decoded here");
+  });
+
+  test("a small gzip of `a&` that decodes to millions of fields: a bounded view, shown raw", () => {
+    const bomb = gzipSync("a&".repeat(4 * 1024 * 1024), { level: 9 });
+    expect(bomb.byteLength).toBeLessThan(40 * 1024);
+    const d = bodyDisplay([["content-type", "application/x-www-form-urlencoded"], ["content-encoding", "gzip"]], bomb, false);
+    expect(d.decodeError).toContain("exceeds 1 MiB");
+    expect(JSON.stringify(d).length).toBeLessThan(64 * 1024);
+  });
+
+  test("a form of up to 1 MiB decoded: the first MAX_FORM_FIELDS fields, the rest counted", () => {
+    const form = "a&".repeat(MAX_DECODED_BYTES / 2 - 8);
+    const d = bodyDisplay([["content-type", "application/x-www-form-urlencoded"], ["content-encoding", "gzip"]], gzipSync(form), false);
+    expect(d.view.kind).toBe("form");
+    if (d.view.kind !== "form") return;
+    expect(d.view.fields.length).toBe(MAX_FORM_FIELDS);
+    expect(d.view.cut).toBe(`showing the first ${MAX_FORM_FIELDS} of ${MAX_DECODED_BYTES / 2 - 8} fields`);
+    expect(JSON.stringify(d).length).toBeLessThan(64 * 1024);
+  });
+
+  test("formFields() decodes as URLSearchParams does, empty pieces skipped", () => {
+    const text = "x=1&&y=a+b%21&z&=v&";
+    expect(formFields(text, 100)).toEqual({ fields: [...new URLSearchParams(text)] });
+    expect(formFields(text, 2)).toEqual({ fields: [["x", "1"], ["y", "a b!"]], cut: "showing the first 2 of 4 fields" });
+  });
+
+  test("long text and long JSON: shown up to MAX_TEXT_CHARS, cut said; large JSON is not pretty-printed", () => {
+    const text = "é".repeat(MAX_TEXT_CHARS + 10);
+    const t = bodyDisplay([["content-type", "text/plain"]], enc(text), false).view;
+    expect(t).toEqual({ kind: "text", text: text.slice(0, MAX_TEXT_CHARS), cut: `showing the first ${MAX_TEXT_CHARS} of ${MAX_TEXT_CHARS + 10} characters` });
+    // Pretty-printing multiplies the size: its result is cut the same way.
+    const array = `[${"1,".repeat(MAX_PRETTY_JSON_CHARS / 2 - 2)}1]`;
+    const j = bodyDisplay([["content-type", "application/json"]], enc(array), false).view;
+    expect(j.kind).toBe("json");
+    if (j.kind === "json") expect([j.text.length, j.cut?.startsWith(`showing the first ${MAX_TEXT_CHARS} of`)]).toEqual([MAX_TEXT_CHARS, true]);
+    const big = `[${"1,".repeat(MAX_PRETTY_JSON_CHARS)}1]`;
+    expect(bodyDisplay([["content-type", "application/json"]], enc(big), false).view.kind).toBe("text");
+  });
+
+  test("a cut never splits a surrogate pair", () => {
+    const text = `${"a".repeat(MAX_TEXT_CHARS - 1)}😀tail`;
+    const v = bodyDisplay([["content-type", "text/plain"]], enc(text), false).view;
+    expect(v.kind === "text" && v.text).toBe("a".repeat(MAX_TEXT_CHARS - 1));
   });
 
   test("nothing kept shows as empty", () => {

@@ -1,18 +1,36 @@
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { HeaderList } from "../protocol/head.ts";
 
-/** Largest decompressed body shown (a small compressed body may expand a thousandfold). */
-export const MAX_DECODED_BYTES = 8 * 1024 * 1024;
+/*
+ * Every view is built on the thread that carries the client's tunnels, each
+ * time it is opened, so each is bounded (a few milliseconds, well under the
+ * capture bound in memory) whatever the body: an 8 KiB gzip of `a&` that
+ * decodes to millions of fields shows its first fields and says how many
+ * more there are.
+ */
+/** Largest decompressed body shown: the capture bound of one body (a small compressed body may expand a thousandfold). */
+export const MAX_DECODED_BYTES = 1024 * 1024;
 /** Bytes of a binary body shown as hex. */
 export const MAX_HEX_BYTES = 4096;
+/** Characters of text (and of pretty-printed JSON) shown. */
+export const MAX_TEXT_CHARS = 256 * 1024;
+/** JSON up to this many characters is pretty-printed; longer, it is shown as text. */
+export const MAX_PRETTY_JSON_CHARS = 256 * 1024;
+/** Form fields shown. */
+export const MAX_FORM_FIELDS = 1000;
 
 /** How a captured body is shown. Every string is shown as text by the page, never as markup. */
 export type BodyView =
   | { kind: "empty" }
-  | { kind: "json"; text: string }
-  | { kind: "form"; fields: [string, string][] }
-  | { kind: "text"; text: string }
+  | ({ kind: "json"; text: string } & Cut)
+  | ({ kind: "form"; fields: [string, string][] } & Cut)
+  | ({ kind: "text"; text: string } & Cut)
   | { kind: "binary"; hex: string };
+
+/** Set when a view shows only the start of the body: what it left out, in words ("showing the first 1000 of 4194304 fields"). */
+interface Cut {
+  cut?: string;
+}
 
 export interface BodyDisplay {
   view: BodyView;
@@ -117,18 +135,52 @@ export function bodyDisplay(headers: HeaderList, kept: Uint8Array, truncated: bo
   }
   const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
   const text = asText(bytes, truncated);
-  if (text !== undefined && (type === "application/json" || type.endsWith("+json"))) {
+  if (text !== undefined && (type === "application/json" || type.endsWith("+json")) && text.length <= MAX_PRETTY_JSON_CHARS) {
     try {
-      display.view = { kind: "json", text: JSON.stringify(JSON.parse(text), null, 2) };
+      display.view = { kind: "json", ...cutText(JSON.stringify(JSON.parse(text), null, 2)) };
       return display;
     } catch {
       // Not whole JSON (cut at the limit, or not JSON at all): shown as it is.
     }
   }
   if (text !== undefined && type === "application/x-www-form-urlencoded") {
-    display.view = { kind: "form", fields: [...new URLSearchParams(text)] };
+    display.view = { kind: "form", ...formFields(text, MAX_FORM_FIELDS) };
     return display;
   }
-  display.view = text !== undefined ? { kind: "text", text } : { kind: "binary", hex: hexDump(bytes.subarray(0, MAX_HEX_BYTES)) };
+  display.view = text !== undefined ? { kind: "text", ...cutText(text) } : { kind: "binary", hex: hexDump(bytes.subarray(0, MAX_HEX_BYTES)) };
   return display;
+}
+
+/** The first MAX_TEXT_CHARS characters of `text` (never half a surrogate pair), and what was left out. */
+function cutText(text: string): { text: string } & Cut {
+  if (text.length <= MAX_TEXT_CHARS) return { text };
+  let end = MAX_TEXT_CHARS;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last < 0xdc00) end--; // a high surrogate: its pair is past the cut
+  return { text: text.slice(0, end), cut: `showing the first ${end} of ${text.length} characters` };
+}
+
+/**
+ * The first `max` fields of a form body, decoded as URLSearchParams would,
+ * without taking the rest apart (only counted): the cost is bounded by
+ * `max`, not by how many fields the body holds.
+ */
+export function formFields(text: string, max: number): { fields: [string, string][] } & Cut {
+  const fields: [string, string][] = [];
+  let at = 0;
+  while (at <= text.length && fields.length < max) {
+    let end = text.indexOf("&", at);
+    if (end === -1) end = text.length;
+    if (end > at) fields.push(...new URLSearchParams(text.slice(at, end)));
+    at = end + 1;
+  }
+  if (at > text.length) return { fields };
+  let more = 0;
+  while (at <= text.length) {
+    let end = text.indexOf("&", at);
+    if (end === -1) end = text.length;
+    if (end > at) more++;
+    at = end + 1;
+  }
+  return more === 0 ? { fields } : { fields, cut: `showing the first ${fields.length} of ${fields.length + more} fields` };
 }

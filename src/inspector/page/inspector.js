@@ -112,6 +112,7 @@ function renderBody(target, body) {
   if (body.decodedFrom) meta.push(`decoded from ${body.decodedFrom} for display (the visitor got it encoded)`);
   if (body.decodeError) meta.push(`shown encoded: ${body.decodeError}`);
   const view = body.view;
+  if (view.cut) meta.push(view.cut);
   const children = [el("div", { className: "body-meta", text: meta.join(" · ") })];
   if (view.kind === "json" || view.kind === "text") children.push(el("pre", { className: `body ${view.kind}`, text: view.text }));
   if (view.kind === "binary") children.push(el("div", { className: "body-meta", text: "binary" }), el("pre", { className: "body hex", text: view.hex }));
@@ -172,7 +173,10 @@ function openEditor() {
   document.getElementById("edit-path").value = d.path;
   document.getElementById("edit-headers").value = d.requestHeaders.filter(([n]) => n.toLowerCase() !== "content-length").map(([n, v]) => `${n}: ${v}`).join("\n");
   const view = d.requestBody.view;
-  document.getElementById("edit-body").value = view.kind === "json" || view.kind === "text" ? view.text : view.kind === "form" ? new URLSearchParams(view.fields).toString() : "";
+  // A view that shows only the start of the body would replay only that start: leave the body to the user.
+  const whole = !view.cut;
+  document.getElementById("edit-body").value = !whole ? "" : view.kind === "json" || view.kind === "text" ? view.text : view.kind === "form" ? new URLSearchParams(view.fields).toString() : "";
+  document.getElementById("edit-body").placeholder = whole ? "" : `too long to edit here (${view.cut}): type a body, or use Replay for the original`;
   editor.hidden = false;
 }
 
