@@ -13,11 +13,23 @@ const DENO = join(ROOT, "node_modules", "deno", "deno");
 
 const started = new Set<Subprocess>();
 
-/** The command line that runs `script` (relative to the repository) under `runtime`. */
+/** Deno's permissions and flags per script, as deno.json's tasks give them (what users run). */
+const DENO_FLAGS: Record<string, string[]> = {
+  "src/server.ts": ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname", "--unstable-no-legacy-abort"],
+  "src/client.ts": ["--allow-net", "--allow-env", "--allow-read"],
+};
+const DENO_DEFAULT_FLAGS = ["--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort"];
+
+/**
+ * The command line that runs `script` (relative to the repository) under
+ * `runtime`, as the launchers run it: Bun with MIMALLOC_PURGE_DELAY=-1
+ * (through `env`, which execs it: the pid stays Bun's), Deno with its task's
+ * permissions.
+ */
 export function command(runtime: Runtime, script: string): string[] {
   return runtime === "bun"
-    ? [process.execPath, "run", join(ROOT, script)]
-    : [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort", join(ROOT, script)];
+    ? ["env", "MIMALLOC_PURGE_DELAY=-1", process.execPath, "run", join(ROOT, script)]
+    : [DENO, "run", ...(DENO_FLAGS[script] ?? DENO_DEFAULT_FLAGS), join(ROOT, script)];
 }
 
 /** A started process and the text it printed so far. */
