@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { FrameKind, ResetCode } from "../protocol/constants.ts";
-import { encodeFrame } from "../protocol/frame.ts";
+import { Flag, FrameKind, ResetCode } from "../protocol/constants.ts";
+import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import type { RequestHead } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import { memorySocketPair } from "./_memory-socket-pair.ts";
@@ -38,6 +38,19 @@ function bytesStream(total: number, chunk = 100_000): ReadableStream<Uint8Array>
   });
 }
 
+/** DATA payload bytes among `sent` (whole messages of frames) for `streamId`. */
+function dataBytes(sent: Uint8Array[], streamId: number): number {
+  let total = 0;
+  for (const message of sent) {
+    for (let at = 0; at < message.byteLength;) {
+      const frame = decodeFrameAt(message, at);
+      if (frame.kind === FrameKind.Data && frame.streamId === streamId) total += frame.payload.byteLength;
+      at = frame.end;
+    }
+  }
+  return total;
+}
+
 const head = (target = "/"): RequestHead => ({ method: "POST", target, headers: [["x-a", "1"]] });
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +73,7 @@ describe("Mux()", () => {
 
   test("a reader that stops stalls only its own stream, within one window", async () => {
     let slow: MuxStream | undefined;
-    const { entry, client } = pair((stream, h) => {
+    const { entry, client, entrySocket } = pair((stream, h) => {
       if (h.target === "/slow") {
         slow = stream; // never reads its request body
         return;
@@ -71,7 +84,8 @@ describe("Mux()", () => {
     big.sendBody(bytesStream(4 * 1024 * 1024));
     await tick(30);
     expect(big.stalls).toBeGreaterThan(0);
-    // The client holds at most one window of the stalled stream.
+    // What the entry sent of the stalled stream, and so what the client holds of it: one window exactly.
+    expect(dataBytes(entrySocket.sent, big.id)).toBe(WINDOW);
     expect(client.activeStreams).toBe(1);
     // Small requests still go through while the big one is stalled.
     for (let i = 0; i < 20; i++) {
@@ -111,14 +125,22 @@ describe("Mux()", () => {
   });
 
   test("late frames for a stream we reset are dropped, not errors", async () => {
-    const { entry, client, closes } = pair((stream) => {
+    const { entry, client, closes, entrySocket } = pair((stream) => {
       stream.sendHead(FrameKind.ResponseHead, { status: 200, headers: [] }, false);
       stream.sendBody(bytesStream(1024 * 1024));
     });
     const stream = entry.open(head(), true);
     await stream.responseHead;
+    // Count what arrives for the stream once it is reset: frames the client sent before it heard.
+    let late = 0;
+    const receive = entrySocket.onMessage;
+    entrySocket.onMessage = (bytes) => {
+      late += dataBytes([bytes], stream.id);
+      receive(bytes);
+    };
     stream.reset(ResetCode.Cancel, "visitor left");
     await tick(30);
+    expect(late).toBeGreaterThan(0);
     expect(closes.entry).toBeUndefined();
     expect(closes.client).toBeUndefined();
     expect(client.activeStreams).toBe(0);
@@ -200,7 +222,13 @@ describe("Mux()", () => {
   });
 
   test("answers pings", async () => {
-    const { entry } = pair(() => {});
-    expect(await entry.ping()).toBeGreaterThanOrEqual(0);
+    const { entry, clientSocket } = pair(() => {});
+    const rtt = await entry.ping();
+    expect(Number.isFinite(rtt)).toBe(true);
+    // Answered by the other side: a pong went back.
+    expect(clientSocket.sent.some((m) => {
+      const frame = decodeFrameAt(m, 0);
+      return frame.kind === FrameKind.Ping && (frame.flags & Flag.Ack) !== 0;
+    })).toBe(true);
   });
 });
