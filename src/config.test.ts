@@ -7,6 +7,23 @@ describe("entryConfig()", () => {
     expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, maxUplinksPerSession: 64, windowBytes: 262144 });
   });
 
+  test("--help names the command that runs the entry, with the defaults it applies", () => {
+    let help = "";
+    try {
+      entryConfig(["--help"], {});
+    } catch (err) {
+      help = (err as Error).message;
+    }
+    expect(help).toStartWith("Usage: tunnel2 serve [options]");
+    expect(help).toContain("scheme of announced public URLs (http; https with --tls-cert)");
+  });
+
+  test("yes/no options take 1/0, true/false, yes/no, on/off, and say so", () => {
+    for (const on of ["1", "true", "yes", "on"]) expect(entryConfig([], { TRUST_PROXY: on }).trustProxy).toBe(true);
+    for (const off of ["0", "false", "no", "off"]) expect(entryConfig([], { TRUST_PROXY: off, FLY_MACHINE_ID: "m" }).trustProxy).toBe(false);
+    expect(() => entryConfig([], { TRUST_PROXY: "maybe" })).toThrow('Invalid TRUST_PROXY: "maybe" (expected 1, true, yes or on; 0, false, no or off)');
+  });
+
   test("uplinks per session: flag, variable, bounds", () => {
     expect(entryConfig(["--max-uplinks-per-session", "3"], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(3);
     expect(entryConfig([], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(9);

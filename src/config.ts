@@ -199,7 +199,7 @@ function httpUrl(name: string, raw: string | undefined): URL {
   return url;
 }
 
-export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also reads its environment variable)
+export const ENTRY_USAGE = `Usage: tunnel2 serve [options]   (each option also reads its environment variable)
   --port N                   PORT                     listen port (8080)
   --hostname ADDR            HOSTNAME                 listen address (0.0.0.0)
   --domain NAME              TUNNEL_DOMAIN            sessions answer at <session>.NAME (localhost)
@@ -208,7 +208,7 @@ export const ENTRY_USAGE = `Usage: tunnel2 entry [options]   (each option also r
   --max-streams-per-session N MAX_STREAMS_PER_SESSION concurrent streams per session, then 503 (10000)
   --max-uplinks-per-session N MAX_UPLINKS_PER_SESSION uplinks per session, all its clients together, then refused (64)
   --window-bytes N           TUNNEL_WINDOW_BYTES      per-stream flow-control window (262144)
-  --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http)
+  --public-scheme http|https TUNNEL_PUBLIC_SCHEME     scheme of announced public URLs (http; https with --tls-cert)
   --public-port N            TUNNEL_PUBLIC_PORT       port of announced public URLs, e.g. 443 behind a proxy (the listen port)
   --secret KEY               TUNNEL_SECRET            HMAC key for session tokens (unset: open mode; prefer the env)
   --max-body-bytes N         MAX_BODY_BYTES           request bodies above it get 413 (unlimited)
@@ -310,7 +310,7 @@ function yesNo(name: string, raw: string | undefined, fallback: boolean): boolea
   if (raw === undefined || raw === "") return fallback;
   if (raw === "1" || raw === "true" || raw === "yes" || raw === "on") return true;
   if (raw === "0" || raw === "false" || raw === "no" || raw === "off") return false;
-  throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected 1 or 0)`);
+  throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)} (expected 1, true, yes or on; 0, false, no or off)`);
 }
 
 function tlsFiles(certPath: string | undefined, keyPath: string | undefined): { cert: string; key: string } | undefined {
