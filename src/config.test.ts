@@ -24,6 +24,16 @@ describe("entryConfig()", () => {
     expect(() => entryConfig([], { TRUST_PROXY: "maybe" })).toThrow('Invalid TRUST_PROXY: "maybe" (expected 1, true, yes or on; 0, false, no or off)');
   });
 
+  test("TUNNEL_UPLINK_TIMINGS: defaults, overrides by name, and what cannot work", () => {
+    expect(entryConfig([], {}).uplinkTimings).toEqual({ connectTimeoutMs: 10000, helloTimeoutMs: 10000, pingEveryMs: 5000, silenceMs: 15000 });
+    const env = { TUNNEL_UPLINK_TIMINGS: '{"pingEveryMs":100,"silenceMs":400}' };
+    expect(entryConfig([], env).uplinkTimings).toMatchObject({ pingEveryMs: 100, silenceMs: 400, helloTimeoutMs: 10000 });
+    expect(() => entryConfig([], { TUNNEL_UPLINK_TIMINGS: "{" })).toThrow("not JSON");
+    expect(() => entryConfig([], { TUNNEL_UPLINK_TIMINGS: '{"pingMs":1}' })).toThrow("unknown pingMs");
+    expect(() => entryConfig([], { TUNNEL_UPLINK_TIMINGS: '{"pingEveryMs":300,"silenceMs":400}' })).toThrow("at least twice pingEveryMs");
+    expect(() => entryConfig([], { TUNNEL_UPLINK_TIMINGS: '{"silenceMs":2.5}' })).toThrow("whole milliseconds");
+  });
+
   test("uplinks per session: flag, variable, bounds", () => {
     expect(entryConfig(["--max-uplinks-per-session", "3"], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(3);
     expect(entryConfig([], { MAX_UPLINKS_PER_SESSION: "9" }).maxUplinksPerSession).toBe(9);

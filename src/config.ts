@@ -3,6 +3,7 @@ import process from "node:process";
 import { parseTiers, type Tier, type TierConfig } from "./entry/rate-limits.ts";
 import { parseArgs } from "node:util";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "./protocol/constants.ts";
+import { DEFAULT_UPLINK_TIMINGS, type UplinkTimings, uplinkTimingsProblem } from "./protocol/uplink-timings.ts";
 
 /** A configuration problem a user can fix; mains print it without a stack. */
 export class ConfigError extends Error {
@@ -33,6 +34,8 @@ export interface EntryConfig {
   maxStreamsPerSession: number;
   /** Uplinks one session may hold on this entry (all its clients together); more are refused. Env MAX_UPLINKS_PER_SESSION, default 64. */
   maxUplinksPerSession: number;
+  /** Hello timeout and silence rule of uplinks. Env TUNNEL_UPLINK_TIMINGS (JSON, for tests and tuning), default DEFAULT_UPLINK_TIMINGS. */
+  uplinkTimings: UplinkTimings;
   /** Per-stream receive window in bytes. Env TUNNEL_WINDOW_BYTES, default 256 KiB. */
   windowBytes: number;
   /** Scheme of public URLs announced to clients. Env TUNNEL_PUBLIC_SCHEME, default https with --tls-cert, else http. */
@@ -94,6 +97,8 @@ export interface ClusterConfig {
 
 /** Client agent settings. */
 export interface ClientConfig {
+  /** Connect timeout, ping interval and silence rule of uplinks. Env TUNNEL_UPLINK_TIMINGS (JSON, for tests and tuning), default DEFAULT_UPLINK_TIMINGS. */
+  uplinkTimings: UplinkTimings;
   /**
    * The entries, in the order uplinks try them: at least one, no two with the
    * same origin, e.g. http://127.0.0.1:8080. `--server` repeated and/or
@@ -269,6 +274,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
   const port = integer("PORT", str("port", "PORT"), 8080, 0, 65535);
   const secret = str("secret", "TUNNEL_SECRET") || undefined;
   return {
+    uplinkTimings: uplinkTimings(env),
     port,
     hostname: str("hostname", "HOSTNAME") || "0.0.0.0",
     domain,
@@ -304,6 +310,26 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     trustProxy: yesNo("TRUST_PROXY", str("trust-proxy", "TRUST_PROXY"), Boolean(env.FLY_MACHINE_ID)),
     tls,
   };
+}
+
+/** TUNNEL_UPLINK_TIMINGS: a JSON object overriding some of DEFAULT_UPLINK_TIMINGS; the same on entry and client. */
+function uplinkTimings(env: Env): UplinkTimings {
+  const raw = env.TUNNEL_UPLINK_TIMINGS;
+  if (raw === undefined || raw === "") return DEFAULT_UPLINK_TIMINGS;
+  let given: unknown;
+  try {
+    given = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`Invalid TUNNEL_UPLINK_TIMINGS: not JSON (e.g. {"pingEveryMs":5000,"silenceMs":15000})`);
+  }
+  if (typeof given !== "object" || given === null || Array.isArray(given)) throw new ConfigError("Invalid TUNNEL_UPLINK_TIMINGS: a JSON object");
+  for (const key of Object.keys(given)) {
+    if (!(key in DEFAULT_UPLINK_TIMINGS)) throw new ConfigError(`Invalid TUNNEL_UPLINK_TIMINGS: unknown ${key} (known: ${Object.keys(DEFAULT_UPLINK_TIMINGS).join(", ")})`);
+  }
+  const timings = { ...DEFAULT_UPLINK_TIMINGS, ...given as Partial<UplinkTimings> };
+  const problem = uplinkTimingsProblem(timings);
+  if (problem) throw new ConfigError(`Invalid TUNNEL_UPLINK_TIMINGS: ${problem}`);
+  return timings;
 }
 
 function yesNo(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -441,6 +467,7 @@ export function clientConfig(args: string[], env: Env): ClientConfig {
   const token = str("token", "TUNNEL_TOKEN");
   if (token === undefined) throw new ConfigError("Missing --token (or TUNNEL_TOKEN)");
   return {
+    uplinkTimings: uplinkTimings(env),
     servers: serverList((f.server as string[] | undefined) ?? (env.TUNNEL_SERVER === undefined ? [] : [env.TUNNEL_SERVER])),
     session,
     token,

@@ -307,22 +307,31 @@ describe("limits and bad input (entry on Bun)", () => {
     expect(vip.limited).toBe(0);
   });
 
-  test("an uplink that goes silent is dropped within about 15 s; its session answers 502 at once", async () => {
-    const entry = await startEntry("bun");
-    const client = await startClient("bun", entry, "frozen", targetUrl, ["--uplinks", "1"]);
+  test("an uplink that goes silent is dropped after silenceMs; its session answers 502 at once", async () => {
+    // The uplink's clocks at a 100 ms scale (15 s of silence by default), the same on both sides.
+    const timings = { TUNNEL_UPLINK_TIMINGS: JSON.stringify({ pingEveryMs: 100, silenceMs: 400 }) };
+    const entry = await startEntry("bun", timings);
+    const client = await startClient("bun", entry, "frozen", targetUrl, ["--uplinks", "1"], timings);
+    // Pings keep a healthy uplink through many silence periods.
+    await Bun.sleep(1200);
+    expect((await visit(entry.port, "frozen", "/echo")).status).toBe(200);
+    expect(entry.output()).not.toContain("uplink silent");
     client.proc.kill("SIGSTOP");
+    const stoppedAt = Date.now();
     try {
       await eventually(async () => {
         const r = await fetch(`http://127.0.0.1:${entry.port}/api/sessions`);
         const { sessions } = await r.json();
         return sessions.length === 0 ? true : undefined;
-      }, 25_000, 100);
+      }, 5_000, 20);
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(400);
       const t0 = Date.now();
       expect((await visit(entry.port, "frozen", "/echo")).status).toBe(502);
       expect(Date.now() - t0).toBeLessThan(500);
       expect(entry.output()).toContain("uplink silent");
+      expect(entry.output()).toContain("No frames for 0.4 s");
     } finally {
       client.proc.kill("SIGCONT");
     }
-  }, 40_000);
+  }, 20_000);
 });

@@ -22,11 +22,6 @@ export interface UplinkEnd {
   goAway?: boolean;
 }
 
-/** Ping interval, and how long without any frame means the uplink is dead. */
-const PING_EVERY_MS = 5_000;
-const DEAD_AFTER_MS = 15_000;
-const CONNECT_TIMEOUT_MS = 10_000;
-
 /**
  * What an entry's refusal of the upgrade means, from the status the
  * runtime's WebSocket reports ("Expected 101 status code: 401"): a token
@@ -69,7 +64,8 @@ export function runUplink(
     let welcomed = false;
     let ended = false;
     const socket = new WebSocketFrameSocket(ws);
-    const connectTimer = setTimeout(() => finish(1006, "Connect timeout"), CONNECT_TIMEOUT_MS);
+    const { connectTimeoutMs, pingEveryMs, silenceMs } = config.uplinkTimings;
+    const connectTimer = setTimeout(() => finish(1006, "Connect timeout"), connectTimeoutMs);
     let pinger: ReturnType<typeof setInterval> | undefined;
 
     const finish = (code: number, reason: string) => {
@@ -134,14 +130,14 @@ export function runUplink(
           onGoAway: goAway,
         });
         pinger = setInterval(() => {
-          if (Date.now() - mux!.lastSeen > DEAD_AFTER_MS) {
-            finish(1006, `No answer from the entry for ${DEAD_AFTER_MS / 1000} s`);
-          } else if (mux!.writer.stalledMs > DEAD_AFTER_MS) {
-            finish(1006, `The entry read nothing for ${DEAD_AFTER_MS / 1000} s`);
+          if (Date.now() - mux!.lastSeen > silenceMs) {
+            finish(1006, `No answer from the entry for ${silenceMs / 1000} s`);
+          } else if (mux!.writer.stalledMs > silenceMs) {
+            finish(1006, `The entry read nothing for ${silenceMs / 1000} s`);
           } else {
             mux!.ping();
           }
-        }, PING_EVERY_MS);
+        }, pingEveryMs);
         onWelcome(welcome);
         // Frames batched after the Welcome in the same message.
         if (frame.end < bytes.byteLength) mux.receive(bytes.subarray(frame.end));

@@ -71,9 +71,6 @@ function clusterMetricsText(cluster: EntryCluster, entries: number | undefined):
   ].join("\n");
 }
 
-/** A client pings every 5 s; an uplink silent this long is dead even if TCP has not noticed. */
-const UPLINK_SILENCE_MS = 15_000;
-
 /**
  * Builds the entry. Session hosts go straight to the proxy: Hono's router
  * cost a tenth of the entry's time per proxied request, and the data plane
@@ -230,21 +227,23 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     log.error("request failed", { path: c.req.path, error: err.message });
     return errorResponse(500, "Internal error in the tunnel entry");
   });
+  // An uplink silent for silenceMs (the client pings more often) is dead even if TCP has not noticed.
+  const { silenceMs } = config.uplinkTimings;
   const liveness = setInterval(() => {
     const now = Date.now();
     for (const session of registry.all()) {
       for (const uplink of session.uplinks) {
-        if (uplink.mux && now - uplink.mux.lastSeen > UPLINK_SILENCE_MS) {
+        if (uplink.mux && now - uplink.mux.lastSeen > silenceMs) {
           log.warn("uplink silent, closing", { session: session.name, uplink: uplink.id });
-          uplink.close(1001, `No frames for ${UPLINK_SILENCE_MS / 1000} s`);
-        } else if (uplink.mux && uplink.mux.writer.stalledMs > UPLINK_SILENCE_MS) {
+          uplink.close(1001, `No frames for ${silenceMs / 1000} s`);
+        } else if (uplink.mux && uplink.mux.writer.stalledMs > silenceMs) {
           // Frames arrive but ours are not read: pings alone must not keep such an uplink.
           log.warn("uplink not reading, closing", { session: session.name, uplink: uplink.id });
-          uplink.close(CloseCode.NotReading, `Nothing read for ${UPLINK_SILENCE_MS / 1000} s`);
+          uplink.close(CloseCode.NotReading, `Nothing read for ${silenceMs / 1000} s`);
         }
       }
     }
-  }, 5_000);
+  }, Math.max(10, Math.floor(silenceMs / 3)));
   (liveness as { unref?: () => void }).unref?.();
 
   return {

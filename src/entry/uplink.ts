@@ -12,8 +12,6 @@ import type { Logger } from "../log.ts";
 import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
 import { tooManyUplinks } from "./uplink-claim.ts";
 
-/** How long a new socket may take to say hello. */
-const HELLO_TIMEOUT_MS = 10_000;
 /** A hello (session name, token, window) fits easily: anything bigger before the welcome is refused. */
 export const MAX_HELLO_MESSAGE_BYTES = 4096;
 
@@ -70,8 +68,8 @@ export class Uplink implements UplinkSocketEvents {
   onOpen(socket: FrameSocket): void {
     this.#socket = socket;
     this.#helloTimer = setTimeout(() => {
-      this.#refuse(CloseCode.ProtocolError, "No hello within 10 s", "hello_timeout");
-    }, HELLO_TIMEOUT_MS);
+      this.#refuse(CloseCode.ProtocolError, `No hello within ${this.#config.uplinkTimings.helloTimeoutMs / 1000} s`, "hello_timeout");
+    }, this.#config.uplinkTimings.helloTimeoutMs);
   }
 
   onMessage(bytes: Uint8Array): void {
