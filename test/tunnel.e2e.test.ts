@@ -131,13 +131,17 @@ describe.each(pairings)("entry on %s, client on %s", (entryRuntime, clientRuntim
     expect(answer.hash).toBe(createHash("sha256").update(body).digest("hex"));
   }, 60_000);
 
-  test("a 1 GiB download hashes equal and never sits whole in memory", async () => {
-    const size = 1024 * 1024 * 1024;
-    const res = await visit(entry.port, session, `/download?bytes=${size}`);
-    expect(await readHashed(res.body!)).toEqual({ bytes: size, hash: patternHash(size, 64 * 1024) });
-    // Bounded by windows and buffers, not by the body: far below 1 GiB.
-    expect(await peakRssMiB(entry.proc.pid)).toBeLessThan(400);
-    expect(await peakRssMiB(clientPid)).toBeLessThan(400);
+  // The heavy transfer runs on one pairing; the others carry a smaller one through the same path.
+  const heavy = entryRuntime === "bun" && clientRuntime === "bun";
+  const downloadSize = heavy ? 1024 * 1024 * 1024 : 256 * 1024 * 1024;
+  test(`a ${heavy ? "1 GiB" : "256 MiB"} download hashes equal and never sits whole in memory`, async () => {
+    const res = await visit(entry.port, session, `/download?bytes=${downloadSize}`);
+    expect(await readHashed(res.body!)).toEqual({ bytes: downloadSize, hash: patternHash(downloadSize, 64 * 1024) });
+    // Bounded by windows and buffers, not by the body: far below its size.
+    const bound = heavy ? 400 : 250; // held whole, 256 MiB would pass it
+    console.log(`entry on ${entryRuntime}, client on ${clientRuntime}: peak RSS entry ${(await peakRssMiB(entry.proc.pid)).toFixed(0)} MiB, client ${(await peakRssMiB(clientPid)).toFixed(0)} MiB`);
+    expect(await peakRssMiB(entry.proc.pid)).toBeLessThan(bound);
+    expect(await peakRssMiB(clientPid)).toBeLessThan(bound);
   }, 120_000);
 
   test("a visitor who stops reading stalls only its own stream; no byte is lost", async () => {
