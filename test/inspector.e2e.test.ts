@@ -217,6 +217,20 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     expect([view.kind, view.fields.length, view.cut]).toEqual(["form", 1000, `showing the first 1000 of ${512 * 1024 - 8} fields`]);
   });
 
+  test("JSON nested 20 000 deep and a form value of 1 MiB open as bounded views", async () => {
+    const post = (type: string, text: string) =>
+      visit(entry.port, session, "/echo?deep", { method: "POST", headers: { "content-type": type, "content-encoding": "gzip" }, body: gzipSync(text) }).then((r) => r.arrayBuffer());
+    await post("application/json", `${"[".repeat(20_000)}${"]".repeat(20_000)}`);
+    await post("application/x-www-form-urlencoded", `v=${"x".repeat(1024 * 1024 - 16)}`);
+    const rows = (await list()).filter((r) => r.path === "/echo?deep");
+    const views = await Promise.all(rows.map(async (r) => (await fetch(`${inspector}/api/requests/${r.id}`)).text()));
+    for (const text of views) expect(text.length).toBeLessThan(300 * 1024);
+    const kinds = views.map((text) => JSON.parse(text).requestBody.view);
+    const [json, fields] = [kinds.find((v) => v.kind !== "form"), kinds.find((v) => v.kind === "form")];
+    expect([json.kind, json.cut]).toEqual(["text", "nested too deeply to pretty-print"]);
+    expect([fields.kind, fields.fields[0][1].length, fields.cut]).toEqual(["form", 256 * 1024 - 2, "showing the first 1 of 1 fields, the last cut at 262144 characters of the body"]);
+  });
+
   test("with a base path in --to, a replay goes to exactly the path the original went to", async () => {
     const raw = await startRawTarget(); // it notes every request target it gets
     const based = await startClient(runtime, entry, `${session}-base`, `http://127.0.0.1:${raw.port}/base`, ["--inspect", "127.0.0.1:0"]);

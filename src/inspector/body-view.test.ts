@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
-import { bodyDisplay, formFields, hexDump, MAX_DECODED_BYTES, MAX_FORM_FIELDS, MAX_PRETTY_JSON_CHARS, MAX_TEXT_CHARS } from "./body-view.ts";
+import { bodyDisplay, formFields, hexDump, jsonIndentChars, MAX_DECODED_BYTES, MAX_FORM_CHARS, MAX_FORM_FIELDS, MAX_PRETTY_JSON_CHARS, MAX_TEXT_CHARS } from "./body-view.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -71,8 +71,42 @@ describe("bodyDisplay()", () => {
 
   test("formFields() decodes as URLSearchParams does, empty pieces skipped", () => {
     const text = "x=1&&y=a+b%21&z&=v&";
-    expect(formFields(text, 100)).toEqual({ fields: [...new URLSearchParams(text)] });
-    expect(formFields(text, 2)).toEqual({ fields: [["x", "1"], ["y", "a b!"]], cut: "showing the first 2 of 4 fields" });
+    expect(formFields(text, { maxFields: 100, maxChars: 100 })).toEqual({ fields: [...new URLSearchParams(text)] });
+    expect(formFields(text, { maxFields: 2, maxChars: 100 })).toEqual({ fields: [["x", "1"], ["y", "a b!"]], cut: "showing the first 2 of 4 fields" });
+  });
+
+  test("formFields() reads only the first maxChars characters: the field across them cut short, the rest counted", () => {
+    expect(formFields("a=12345&b=2&c=3", { maxFields: 10, maxChars: 5 })).toEqual({ fields: [["a", "123"]], cut: "showing the first 1 of 3 fields, the last cut at 5 characters of the body" });
+    // A field that starts at the bound is counted, not shown.
+    expect(formFields("a=1&b=2", { maxFields: 10, maxChars: 4 })).toEqual({ fields: [["a", "1"]], cut: "showing the first 1 of 2 fields" });
+  });
+
+  test("one form value of 1 MiB: its first MAX_FORM_CHARS characters", () => {
+    const d = bodyDisplay([["content-type", "application/x-www-form-urlencoded"]], enc(`v=${"x".repeat(MAX_DECODED_BYTES - 2)}&w=1`), false);
+    expect(d.view.kind).toBe("form");
+    if (d.view.kind !== "form") return;
+    expect([d.view.fields.length, d.view.fields[0][1].length, d.view.cut]).toEqual([1, MAX_FORM_CHARS - 2, `showing the first 1 of 2 fields, the last cut at ${MAX_FORM_CHARS} characters of the body`]);
+  });
+
+  test("JSON nested thousands deep is shown as text, not indented line by line", () => {
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const started = performance.now();
+    const v = bodyDisplay([["content-type", "application/json"]], enc(deep), false).view;
+    expect(v).toEqual({ kind: "text", text: deep, cut: "nested too deeply to pretty-print" });
+    expect(performance.now() - started).toBeLessThan(1000); // pretty-printed, this took 5 s and gigabytes
+    const obj = `${'{"a":'.repeat(2000)}1${"}".repeat(2000)}`;
+    expect(bodyDisplay([["content-type", "application/json"]], enc(obj), false).view.kind).toBe("text");
+    expect(bodyDisplay([["content-type", "application/json"]], enc('{"a":[1,{"b":2}]}'), false).view.kind).toBe("json");
+  });
+
+  test("jsonIndentChars() counts the indentation JSON.stringify adds, brackets inside strings ignored", () => {
+    for (const json of ['{"a":1,"b":[true,null]}', '[[["x"]],{"k":"[,{"}]', '"a\\\\"', '{"q":"\\"}"}']) {
+      const pretty = JSON.stringify(JSON.parse(json), null, 2);
+      const indent = pretty.split("\n").reduce((n, line) => n + line.length - line.trimStart().length, 0);
+      expect([json, jsonIndentChars(json, 1e9)]).toEqual([json, indent]);
+    }
+    expect(jsonIndentChars("[[],{}]", 1e9)).toBe(16); // printed: 4; // an empty one counted as if it held a value: a bound
+    expect(jsonIndentChars("[".repeat(10_000), 1000)).toBeLessThan(1200); // stops once past the limit
   });
 
   test("long text and long JSON: shown up to MAX_TEXT_CHARS, cut said; large JSON is not pretty-printed", () => {

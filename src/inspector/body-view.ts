@@ -16,8 +16,16 @@ export const MAX_HEX_BYTES = 4096;
 export const MAX_TEXT_CHARS = 256 * 1024;
 /** JSON up to this many characters is pretty-printed; longer, it is shown as text. */
 export const MAX_PRETTY_JSON_CHARS = 256 * 1024;
+/**
+ * Indentation pretty-printing may add; past it the JSON is shown as text.
+ * Indentation grows with depth on every line: 40 KB of `[[[…]]]` would
+ * otherwise print 400 million spaces.
+ */
+export const MAX_JSON_INDENT_CHARS = 1024 * 1024;
 /** Form fields shown. */
 export const MAX_FORM_FIELDS = 1000;
+/** Characters of form names and values shown, all fields together. */
+export const MAX_FORM_CHARS = 256 * 1024;
 
 /** How a captured body is shown. Every string is shown as text by the page, never as markup. */
 export type BodyView =
@@ -136,6 +144,11 @@ export function bodyDisplay(headers: HeaderList, kept: Uint8Array, truncated: bo
   const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
   const text = asText(bytes, truncated);
   if (text !== undefined && (type === "application/json" || type.endsWith("+json")) && text.length <= MAX_PRETTY_JSON_CHARS) {
+    if (jsonIndentChars(text, MAX_JSON_INDENT_CHARS) > MAX_JSON_INDENT_CHARS) {
+      const shown = cutText(text);
+      display.view = { kind: "text", text: shown.text, cut: [shown.cut, "nested too deeply to pretty-print"].filter(Boolean).join("; ") };
+      return display;
+    }
     try {
       display.view = { kind: "json", ...cutText(JSON.stringify(JSON.parse(text), null, 2)) };
       return display;
@@ -144,7 +157,7 @@ export function bodyDisplay(headers: HeaderList, kept: Uint8Array, truncated: bo
     }
   }
   if (text !== undefined && type === "application/x-www-form-urlencoded") {
-    display.view = { kind: "form", ...formFields(text, MAX_FORM_FIELDS) };
+    display.view = { kind: "form", ...formFields(text, { maxFields: MAX_FORM_FIELDS, maxChars: MAX_FORM_CHARS }) };
     return display;
   }
   display.view = text !== undefined ? { kind: "text", ...cutText(text) } : { kind: "binary", hex: hexDump(bytes.subarray(0, MAX_HEX_BYTES)) };
@@ -161,20 +174,51 @@ function cutText(text: string): { text: string } & Cut {
 }
 
 /**
- * The first `max` fields of a form body, decoded as URLSearchParams would,
- * without taking the rest apart (only counted): the cost is bounded by
- * `max`, not by how many fields the body holds.
+ * The indentation `JSON.stringify(value, null, 2)` would add to `text`
+ * (valid or not), counted up to just past `limit` in one pass: each value
+ * after `[`, `{` or `,` and each closing bracket starts a line indented
+ * by its depth (an empty one is counted as if it held a value: a bound).
  */
-export function formFields(text: string, max: number): { fields: [string, string][] } & Cut {
+export function jsonIndentChars(text: string, limit: number): number {
+  let depth = 0;
+  let total = 0;
+  let inString = false;
+  for (let i = 0; i < text.length && total <= limit; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) total += 2 * ++depth; // [ {
+    else if (c === 0x2c) total += 2 * depth; // ,
+    else if (c === 0x5d || c === 0x7d) total += 2 * Math.max(0, --depth); // ] }
+  }
+  return total;
+}
+
+/**
+ * The first fields of a form body, decoded as URLSearchParams would,
+ * without taking the rest apart (only counted): at most `maxFields`
+ * fields from the first `maxChars` characters of the body (decoding never
+ * lengthens them; a field across that bound is cut short), so the cost is
+ * bounded whatever the body holds.
+ */
+export function formFields(text: string, bounds: { maxFields: number; maxChars: number }): { fields: [string, string][] } & Cut {
   const fields: [string, string][] = [];
+  let short = false;
   let at = 0;
-  while (at <= text.length && fields.length < max) {
+  while (at <= text.length && fields.length < bounds.maxFields && !short) {
     let end = text.indexOf("&", at);
     if (end === -1) end = text.length;
-    if (end > at) fields.push(...new URLSearchParams(text.slice(at, end)));
+    const room = bounds.maxChars - at;
+    if (end - at > room) {
+      // A field across the bound: its start shown when there is room, else only counted.
+      if (room <= 0) break;
+      fields.push(...new URLSearchParams(text.slice(at, at + room)));
+      short = true;
+    } else if (end > at) fields.push(...new URLSearchParams(text.slice(at, end)));
     at = end + 1;
   }
-  if (at > text.length) return { fields };
   let more = 0;
   while (at <= text.length) {
     let end = text.indexOf("&", at);
@@ -182,5 +226,7 @@ export function formFields(text: string, max: number): { fields: [string, string
     if (end > at) more++;
     at = end + 1;
   }
-  return more === 0 ? { fields } : { fields, cut: `showing the first ${fields.length} of ${fields.length + more} fields` };
+  const counted = `${fields.length} of ${fields.length + more} fields`;
+  if (short) return { fields, cut: `showing the first ${counted}, the last cut at ${bounds.maxChars} characters of the body` };
+  return more === 0 ? { fields } : { fields, cut: `showing the first ${counted}` };
 }
