@@ -5,7 +5,7 @@
  * flags and environment.
  */
 import process from "node:process";
-import { clientConfig, readConfigOrExit } from "./config.ts";
-import { runTunnels } from "./client/run-client.ts";
+import { clientConfig, readConfigOrExit } from "./config/config.ts";
+import { runTunnels } from "./wiring/run-client.ts";
 
 await runTunnels([readConfigOrExit(() => clientConfig(process.argv.slice(2), process.env))]);

@@ -3,6 +3,6 @@
  * as `tunnel2 serve`). Settings come from flags and environment (see `config.ts`).
  */
 import process from "node:process";
-import { runEntry } from "./entry/run-entry.ts";
+import { runEntry } from "./wiring/run-entry.ts";
 
 await runEntry(process.argv.slice(2));

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/config.ts";
 import { type ConfigFile, readConfigFile, writeConfigFile } from "./config-file.ts";
 
 const CONFIG: ConfigFile = { server: "https://tunnel.example.com", tokens: { myapp: "secret-token" }, tunnels: { myapp: { to: "3000" } } };

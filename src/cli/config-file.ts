@@ -11,7 +11,7 @@ import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdi
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/config.ts";
 
 /** One tunnel of `tunnel2 start`. */
 export interface TunnelEntry {

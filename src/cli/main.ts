@@ -9,7 +9,7 @@
  */
 import process from "node:process";
 import pkg from "../../package.json" with { type: "json" };
-import { clientConfig, type ClientConfig, ConfigError, localTarget } from "../config.ts";
+import { clientConfig, type ClientConfig, ConfigError, localTarget } from "../config/config.ts";
 import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import { configPath, type ConfigFile, readConfigFile, writeConfigFile } from "./config-file.ts";
 import { randomSessionName } from "./session-name.ts";
@@ -135,7 +135,7 @@ async function httpCommand(args: string[], env: Env): Promise<void> {
     );
   }
   const config = tunnelConfig(args[0], session, serverOf(servers, env, file), token, rest, env);
-  const { runTunnels } = await import("../client/run-client.ts");
+  const { runTunnels } = await import("../wiring/run-client.ts");
   await runTunnels([config], { dashboard: true });
 }
 
@@ -151,7 +151,7 @@ async function startCommand(args: string[], env: Env): Promise<void> {
   const rest = clientOptions(args);
   if (args.length > 0) throw new ConfigError(`Unexpected ${args.join(" ")} (tunnel2 start --help)`);
   const configs = tunnels.map(([session, tunnel]) => tunnelConfig(tunnel.to, session, server, file.tokens[session], rest, env));
-  const { runTunnels } = await import("../client/run-client.ts");
+  const { runTunnels } = await import("../wiring/run-client.ts");
   await runTunnels(configs, { dashboard: true });
 }
 
@@ -267,7 +267,7 @@ export async function main(argv: string[], env: Env = process.env): Promise<void
       case "start":
         return await startCommand(args, env);
       case "serve": {
-        const { runEntry } = await import("../entry/run-entry.ts");
+        const { runEntry } = await import("../wiring/run-entry.ts");
         return await runEntry(args);
       }
       case "token":

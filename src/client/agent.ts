@@ -1,9 +1,9 @@
 import type { TargetTap } from "./target-tap.ts";
 import { CloseCode } from "../protocol/constants.ts";
-import type { ClientConfig } from "../config.ts";
+import type { ClientConfig } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { backoffDelay } from "./backoff.ts";
-import type { ClientRuntime } from "./client-runtime.ts";
+import type { ClientRuntime } from "../runtime/client-runtime.ts";
 import { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { firstServer, nextServer } from "./server-choice.ts";

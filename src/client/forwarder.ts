@@ -3,7 +3,7 @@ import { endToEndList, isBodyless, isGetOrHead } from "../protocol/end-to-end-he
 import { carriableHeaders, encodeHead, type HeaderList, type RequestHead } from "../protocol/head.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamState } from "../mux/stream-state.ts";
-import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.ts";
 import type { WebSocketTap } from "./target-tap.ts";
 

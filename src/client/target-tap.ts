@@ -1,4 +1,4 @@
-import type { TargetRequest, TargetResponse } from "./client-runtime.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { HeaderList } from "../protocol/head.ts";
 
 export type FetchTarget = (request: TargetRequest) => Promise<TargetResponse>;

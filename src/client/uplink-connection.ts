@@ -4,8 +4,8 @@ import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import { Mux } from "../mux/mux.ts";
 import { WebSocketFrameSocket } from "../mux/web-socket-frame-socket.ts";
-import type { ClientConfig } from "../config.ts";
-import type { UplinkWebSocket } from "./client-runtime.ts";
+import type { ClientConfig } from "../config/config.ts";
+import type { UplinkWebSocket } from "../runtime/client-runtime.ts";
 import { forwardWebSocket } from "./websocket-forwarder.ts";
 import { forward, type ForwarderDeps } from "./forwarder.ts";
 

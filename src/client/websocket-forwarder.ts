@@ -3,7 +3,7 @@ import type { RequestHead } from "../protocol/head.ts";
 import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from "../protocol/websocket-records.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { carriableHead, type ForwarderDeps, targetUrl } from "./forwarder.ts";
-import { openTargetWebSocket, type TargetWebSocket } from "./target-web-socket.ts";
+import { openTargetWebSocket, type TargetWebSocket } from "../http/target-web-socket.ts";
 import type { WebSocketTap } from "./target-tap.ts";
 
 /** The target's WebSocket URL for a request: same path and query, ws: or wss:. */

@@ -1,15 +1,16 @@
-import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { Logger } from "../log.ts";
 import { isGetOrHead } from "../protocol/end-to-end-headers.ts";
-import type { EntryBindings } from "../entry/entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { errorResponse } from "../entry/proxy.ts";
 import type { RateLimiter } from "../entry/rate-limits.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
-import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "./entry-cluster.ts";
+import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "../entry/entry-cluster.ts";
 import { forwardToPeer, type PeerForwardDeps } from "./peer-forward.ts";
-import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
+import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "../entry/peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
-import type { Peer, SessionDirectory } from "./session-directory.ts";
+import type { Peer } from "../entry/entry-cluster.ts";
+import type { SessionDirectory } from "./session-directory.ts";
 
 /** Fly's proxy replays request bodies up to 1 MB; bigger or unknown-length bodies are forwarded instead. */
 export const MAX_REPLAY_BODY_BYTES = 1_000_000;

@@ -1,16 +1,16 @@
-import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
-import { openTargetWebSocket, type TargetWebSocket } from "../client/target-web-socket.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
+import { openTargetWebSocket, type TargetWebSocket } from "../http/target-web-socket.ts";
 import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { answerHeaders } from "../entry/answer-headers.ts";
 import type { HeaderList } from "../protocol/head.ts";
-import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../entry/entry-runtime.ts";
+import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../runtime/entry-runtime.ts";
 import { errorResponse, originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
 import { closeVisitorSocket, isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
-import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "./peer-headers.ts";
+import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "../entry/peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
-import type { Peer } from "./session-directory.ts";
+import type { Peer } from "../entry/entry-cluster.ts";
 
 const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();

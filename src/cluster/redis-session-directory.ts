@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import type { DirectorySnapshot, Peer, SessionDirectory } from "./session-directory.ts";
+import type { DirectorySnapshot, Peer } from "../entry/entry-cluster.ts";
+import type { SessionDirectory } from "./session-directory.ts";
 
 /** Options for {@linkcode RedisSessionDirectory}. */
 export interface RedisDirectoryOptions {

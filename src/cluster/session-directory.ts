@@ -5,23 +5,7 @@
  * this is loaded; the entry keeps everything in its own memory as before.
  */
 
-/** Another entry, as the directory knows it. */
-export interface Peer {
-  /** Instance id (`FLY_MACHINE_ID`, or made up at start). */
-  id: string;
-  /** Where other entries reach it for forwarded requests (`TUNNEL_PEER_URL`). */
-  url: string;
-}
-
-/** What the directory holds, read at one moment. */
-export interface DirectorySnapshot {
-  /** Entries alive (their records not expired). */
-  entries: Peer[];
-  /** Session name → ids of the entries holding it. */
-  sessions: Record<string, string[]>;
-  /** More sessions than `limit` exist. */
-  truncated: boolean;
-}
+import type { DirectorySnapshot, Peer } from "../entry/entry-cluster.ts";
 
 /** The shared session directory, seen from one entry. */
 export interface SessionDirectory {

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import { parseTiers, type RateDecision } from "../entry/rate-limits.ts";
+import { parseTiers } from "../config/tiers.ts";
+import type { RateDecision } from "../entry/rate-limits.ts";
 import { hasRedis, startRedis, type TestRedis } from "../../test/helpers/redis-server.ts";
 import { runToEnd } from "../../test/helpers/processes.ts";
 import { eventually } from "../../test/helpers/wait.ts";

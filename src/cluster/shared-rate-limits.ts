@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import { type RateDecision, type RateLimiter, RateLimits, type Tier, type TierConfig } from "../entry/rate-limits.ts";
+import type { Tier, TierConfig } from "../config/tiers.ts";
+import { type RateDecision, type RateLimiter, RateLimits } from "../entry/rate-limits.ts";
 
 /** Options for {@linkcode SharedRateLimits}. */
 export interface SharedRateLimitsOptions {

@@ -14,7 +14,7 @@ import { type Asset, CSS, HTML, JS, serveAsset } from "../web/static-asset.ts";
 /** Served under /dashboard/. */
 const ASSETS: Record<string, Asset | undefined> = {
   "dashboard.js": { load: () => import("./dashboard/dashboard.js", { with: { type: "text" } }), type: JS },
-  "dashboard.css": { load: () => import("./dashboard/dashboard.css", { with: { type: "text" } }), type: CSS },
+  "dashboard.css": { load: () => import("../web/dashboard.css", { with: { type: "text" } }), type: CSS },
   "uPlot.iife.min.js": { load: () => import("uplot/dist/uPlot.iife.min.js", { with: { type: "text" } }), type: JS },
   "uPlot.min.css": { load: () => import("uplot/dist/uPlot.min.css", { with: { type: "text" } }), type: CSS },
 };

@@ -1,6 +1,6 @@
 import { GoAwayCode } from "../protocol/constants.ts";
 import type { Logger } from "../log.ts";
-import type { ServerHandle } from "./entry-runtime.ts";
+import type { ServerHandle } from "../runtime/entry-runtime.ts";
 import type { EntryState } from "./proxy.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 

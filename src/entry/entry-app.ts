@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { CloseCode, CONNECT_PATH, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
-import type { EntryConfig } from "../config.ts";
+import type { EntryConfig } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import type { EntryBindings } from "./entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { MemoryMetrics, UNKNOWN_SESSION } from "../metrics/entry-metrics.ts";
 import { residentBytes } from "../metrics/resident-bytes.ts";
@@ -18,8 +18,8 @@ import { Uplink } from "./uplink.ts";
 import { checkUplinkClaim } from "./uplink-claim.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
 import { behindTrustedProxy } from "./visitor-address.ts";
-import type { EntryCluster } from "../cluster/entry-cluster.ts";
-import { PEER_FROM, PEER_NOT_HELD } from "../cluster/peer-headers.ts";
+import type { EntryCluster } from "./entry-cluster.ts";
+import { PEER_FROM, PEER_NOT_HELD } from "./peer-headers.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {

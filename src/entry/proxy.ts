@@ -3,15 +3,15 @@ import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end
 import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
 import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
-import type { EntryConfig } from "../config.ts";
+import type { EntryConfig } from "../config/config.ts";
 import type { HeadDeadlines } from "./head-deadlines.ts";
 import type { RateDecision, RateLimiter } from "./rate-limits.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
 import { answerHeaders } from "./answer-headers.ts";
-import type { EntryBindings } from "./entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
-import { PEER_HEADERS } from "../cluster/peer-headers.ts";
+import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
 
 /** Bodies up to this size with a known length are collected before answering. */

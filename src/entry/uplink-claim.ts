@@ -1,5 +1,5 @@
 import { SESSION_NAME_PATTERN, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
-import type { EntryConfig } from "../config.ts";
+import type { EntryConfig } from "../config/config.ts";
 import { errorResponse } from "./proxy.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SessionTokenVerifier } from "./session-token.ts";

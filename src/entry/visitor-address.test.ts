@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { EntryBindings } from "./entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { behindTrustedProxy, forwardedFor } from "./visitor-address.ts";
 
 const env = { remoteAddress: "10.0.0.2" } as EntryBindings;

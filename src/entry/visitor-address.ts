@@ -1,4 +1,4 @@
-import type { EntryBindings } from "./entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 
 /** An address as a proxy writes it: IPv4 or IPv6 characters only. */
 const ADDRESS = /^[0-9A-Fa-f:.]{2,45}$/;

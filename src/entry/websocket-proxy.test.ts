@@ -5,11 +5,11 @@ import { memorySocketPair } from "../mux/_memory-socket-pair.ts";
 import { Mux } from "../mux/mux.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
-import type { VisitorSocket } from "./entry-runtime.ts";
+import type { VisitorSocket } from "../runtime/entry-runtime.ts";
 import { WebSocketBridge } from "./websocket-proxy.ts";
 import { MAX_AHEAD_BYTES, VisitorWebSockets } from "./visitor-web-sockets.ts";
 import { PeerWebSocketBridge } from "../cluster/peer-forward.ts";
-import type { TargetWebSocket } from "../client/target-web-socket.ts";
+import type { TargetWebSocket } from "../http/target-web-socket.ts";
 
 const WINDOW = 256 * 1024;
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));

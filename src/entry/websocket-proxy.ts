@@ -8,7 +8,7 @@ import {
 } from "../protocol/websocket-records.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
-import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "./entry-runtime.ts";
+import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../runtime/entry-runtime.ts";
 import { scopeCookies } from "./cookie-scope.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";

@@ -50,7 +50,7 @@ const ASSETS: Record<string, Asset | undefined> = {
   "inspector.js": { load: () => import("./page/inspector.js", { with: { type: "text" } }), type: JS },
   "inspector.css": { load: () => import("./page/inspector.css", { with: { type: "text" } }), type: CSS },
   // One look for both pages: the entry dashboard's base styles.
-  "dashboard.css": { load: () => import("../entry/dashboard/dashboard.css", { with: { type: "text" } }), type: CSS },
+  "dashboard.css": { load: () => import("../web/dashboard.css", { with: { type: "text" } }), type: CSS },
 };
 const PAGE: Asset = { load: () => import("./page/index.html", { with: { type: "text" } }), type: HTML };
 // Nothing but the page's own files runs: a captured `<script>` could never execute even if shown as markup.

@@ -5,7 +5,7 @@
  */
 import { startAgent } from "../../src/client/agent.ts";
 import { bunClientRuntime } from "../../src/adapter/bun/target-fetch.ts";
-import { clientConfig } from "../../src/config.ts";
+import { clientConfig } from "../../src/config/config.ts";
 import { createLogger } from "../../src/log.ts";
 
 const [server, target, prefix, countText] = process.argv.slice(2);

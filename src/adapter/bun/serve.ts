@@ -5,7 +5,7 @@ import {
   settlesWithin,
   type UplinkSocketEvents,
   type VisitorSocketEvents,
-} from "../../entry/entry-runtime.ts";
+} from "../../runtime/entry-runtime.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../protocol/websocket-records.ts";
 import type { BunGlobal, BunServerWebSocket } from "./bun.d.ts";
 import { BunServerFrameSocket } from "./server-frame-socket.ts";

@@ -1,5 +1,5 @@
 import type { FrameSocket } from "../../mux/frame-socket.ts";
-import type { VisitorSocket } from "../../entry/entry-runtime.ts";
+import type { VisitorSocket } from "../../runtime/entry-runtime.ts";
 import type { BunServerWebSocket } from "./bun.d.ts";
 
 /** Buffered bytes past which the writer waits for a drain. */

@@ -1,7 +1,7 @@
-import type { ClientRuntime, LocalServeOptions, UplinkWebSocket } from "../../client/client-runtime.ts";
-import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
+import type { ClientRuntime, LocalServeOptions, UplinkWebSocket } from "../../runtime/client-runtime.ts";
+import { createHttp1Fetch } from "../../http/target-pool.ts";
 import { connectBunTarget } from "./target-socket.ts";
-import { machineAddresses } from "../machine-addresses.ts";
+import { machineAddresses } from "../../runtime/machine-addresses.ts";
 
 /**
  * The client on Bun: its built-in WebSocket for uplinks (TCP_NODELAY set, no

@@ -1,4 +1,4 @@
-import type { ConnectTarget, TargetSocket } from "../../client/http1/target-socket.ts";
+import type { ConnectTarget, TargetSocket } from "../../http/target-socket.ts";
 
 /** The part of a Bun TCP socket the adapter uses. */
 interface BunSocket {

@@ -1,4 +1,4 @@
-import type { UplinkWebSocket } from "../../client/client-runtime.ts";
+import type { UplinkWebSocket } from "../../runtime/client-runtime.ts";
 import type { DenoConn, DenoNet } from "./deno.d.ts";
 import { acceptKey, encodeClientFrame, indexOfCrlfCrlf, Opcode, readFrameHeader } from "../../protocol/rfc6455.ts";
 import { concat, joinBytes } from "../../protocol/bytes.ts";

@@ -1,4 +1,4 @@
-import { type EntryBindings, type EntryRuntime, type ServerHandle, settlesWithin } from "../../entry/entry-runtime.ts";
+import { type EntryBindings, type EntryRuntime, type ServerHandle, settlesWithin } from "../../runtime/entry-runtime.ts";
 import { WebSocketFrameSocket } from "../../mux/web-socket-frame-socket.ts";
 import type { Logger } from "../../log.ts";
 import type { DenoGlobal, DenoHttpServer, DenoServeInfo } from "./deno.d.ts";

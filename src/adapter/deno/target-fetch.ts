@@ -1,9 +1,9 @@
-import type { ClientRuntime, LocalServeOptions } from "../../client/client-runtime.ts";
+import type { ClientRuntime, LocalServeOptions } from "../../runtime/client-runtime.ts";
 import type { DenoGlobal } from "./deno.d.ts";
-import { createHttp1Fetch } from "../../client/http1/target-pool.ts";
+import { createHttp1Fetch } from "../../http/target-pool.ts";
 import { NoDelayWebSocket } from "./no-delay-web-socket.ts";
 import { connectDenoTarget } from "./target-socket.ts";
-import { machineAddresses } from "../machine-addresses.ts";
+import { machineAddresses } from "../../runtime/machine-addresses.ts";
 
 /**
  * The client on Deno: uplinks over {@linkcode NoDelayWebSocket}, and

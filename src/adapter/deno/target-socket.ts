@@ -1,4 +1,4 @@
-import type { ConnectTarget, TargetSocket } from "../../client/http1/target-socket.ts";
+import type { ConnectTarget, TargetSocket } from "../../http/target-socket.ts";
 import type { DenoConn, DenoNet } from "./deno.d.ts";
 
 const Deno = (globalThis as unknown as { Deno: DenoNet }).Deno;

@@ -4,17 +4,17 @@
  * and environment (see `config.ts`).
  */
 import process from "node:process";
-import { entryConfig, readConfigOrExit } from "../config.ts";
-import { createEntryApp } from "./entry-app.ts";
-import type { EntryState } from "./proxy.ts";
-import type { EntryRuntime, ServerHandle } from "./entry-runtime.ts";
-import { drainEntry } from "./drain.ts";
-import { VisitorWebSockets } from "./visitor-web-sockets.ts";
-import { SessionRegistry } from "./session-registry.ts";
+import { entryConfig, readConfigOrExit } from "../config/config.ts";
+import { createEntryApp } from "../entry/entry-app.ts";
+import type { EntryState } from "../entry/proxy.ts";
+import type { EntryRuntime, ServerHandle } from "../runtime/entry-runtime.ts";
+import { drainEntry } from "../entry/drain.ts";
+import { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
+import { SessionRegistry } from "../entry/session-registry.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { runtimeName } from "../adapter/runtime-name.ts";
-import type { EntryCluster } from "../cluster/entry-cluster.ts";
-import type { ClientRuntime } from "../client/client-runtime.ts";
+import { runtimeName } from "../runtime/runtime-name.ts";
+import type { EntryCluster } from "../entry/entry-cluster.ts";
+import type { ClientRuntime } from "../runtime/client-runtime.ts";
 import { hostname as machineName } from "node:os";
 
 async function loadRuntime(): Promise<EntryRuntime> {
@@ -100,7 +100,7 @@ export async function runEntry(args: string[]): Promise<void> {
   let cluster: EntryCluster | undefined;
   if (config.cluster) {
     const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined, log);
-    const { startCluster } = await import("../cluster/start-cluster.ts");
+    const { startCluster } = await import("./start-cluster.ts");
     const peerRuntime = await loadPeerFetch();
     cluster = startCluster({
       config,

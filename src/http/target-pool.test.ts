@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { connectBunTarget } from "../../adapter/bun/target-socket.ts";
-import type { TargetRequest } from "../client-runtime.ts";
+import { connectBunTarget } from "../adapter/bun/target-socket.ts";
+import type { TargetRequest } from "../runtime/client-runtime.ts";
 import { createHttp1Fetch } from "./target-pool.ts";
 
 interface RawSocket {

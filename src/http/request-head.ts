@@ -1,4 +1,4 @@
-import type { HeaderList } from "../../protocol/head.ts";
+import type { HeaderList } from "../protocol/head.ts";
 
 const encoder = new TextEncoder();
 const NOT_ASCII = /[\u0080-\uffff]/;

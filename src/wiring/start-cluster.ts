@@ -2,15 +2,15 @@
  * Builds this entry's part in a cluster (REDIS_URL set). The entry main
  * imports this module only then, so without Redis nothing of ioredis loads.
  */
-import type { TargetRequest, TargetResponse } from "../client/client-runtime.ts";
-import type { ClusterConfig, EntryConfig } from "../config.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
+import type { ClusterConfig, EntryConfig } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
-import { ClusterRouter } from "./cluster-router.ts";
-import type { EntryCluster } from "./entry-cluster.ts";
-import { PeerSigner } from "./peer-signature.ts";
-import { RedisSessionDirectory } from "./redis-session-directory.ts";
-import { SharedRateLimits } from "./shared-rate-limits.ts";
+import { ClusterRouter } from "../cluster/cluster-router.ts";
+import type { EntryCluster } from "../entry/entry-cluster.ts";
+import { PeerSigner } from "../cluster/peer-signature.ts";
+import { RedisSessionDirectory } from "../cluster/redis-session-directory.ts";
+import { SharedRateLimits } from "../cluster/shared-rate-limits.ts";
 
 export function startCluster(options: {
   config: EntryConfig;

@@ -1,5 +1,5 @@
-import type { HeaderList } from "../../protocol/head.ts";
-import { latin1 } from "../../protocol/bytes.ts";
+import type { HeaderList } from "../protocol/head.ts";
+import { latin1 } from "../protocol/bytes.ts";
 
 /** Largest response head read from a target (the tunnel itself carries 16 KiB). */
 export const MAX_TARGET_HEAD_BYTES = 64 * 1024;

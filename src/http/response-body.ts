@@ -1,4 +1,4 @@
-import { joinBytes } from "../../protocol/bytes.ts";
+import { joinBytes } from "../protocol/bytes.ts";
 
 /** Body bytes read ahead of the reader before the connection stops reading. */
 export const READ_AHEAD_BYTES = 64 * 1024;

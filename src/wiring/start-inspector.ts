@@ -1,9 +1,9 @@
-import type { ClientRuntime, LocalServer } from "../client/client-runtime.ts";
-import type { CaptureLimits } from "./capture-store.ts";
-import type { InspectAddress } from "../config.ts";
-import { inspectorApp } from "./inspector-app.ts";
-import { RequestInspector } from "./request-inspector.ts";
-import { hostText, isLoopback, isWildcard, newToken, ownHostNames } from "./inspector-access.ts";
+import type { ClientRuntime, LocalServer } from "../runtime/client-runtime.ts";
+import type { CaptureLimits } from "../inspector/capture-store.ts";
+import type { InspectAddress } from "../config/config.ts";
+import { inspectorApp } from "../inspector/inspector-app.ts";
+import { RequestInspector } from "../inspector/request-inspector.ts";
+import { hostText, isLoopback, isWildcard, newToken, ownHostNames } from "../inspector/inspector-access.ts";
 
 /** Ports tried after a taken default one. */
 const MORE_PORTS = 20;

@@ -1,12 +1,29 @@
 /**
  * What the entry sees of the cluster: one small interface, so the entry
  * code does not learn whether Redis is there (without REDIS_URL there is no
- * cluster and none of src/cluster is loaded but this file's types).
+ * cluster and none of src/cluster is loaded). The cluster implements it.
  */
-import type { EntryBindings } from "../entry/entry-runtime.ts";
-import type { RateLimiter } from "../entry/rate-limits.ts";
-import type { HoldingEvents } from "../entry/session-registry.ts";
-import type { DirectorySnapshot } from "./session-directory.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
+import type { RateLimiter } from "./rate-limits.ts";
+import type { HoldingEvents } from "./session-registry.ts";
+
+/** Another entry, as the directory knows it. */
+export interface Peer {
+  /** Instance id (`FLY_MACHINE_ID`, or made up at start). */
+  id: string;
+  /** Where other entries reach it for forwarded requests (`TUNNEL_PEER_URL`). */
+  url: string;
+}
+
+/** What the directory holds, read at one moment. */
+export interface DirectorySnapshot {
+  /** Entries alive (their records not expired). */
+  entries: Peer[];
+  /** Session name → ids of the entries holding it. */
+  sessions: Record<string, string[]>;
+  /** More sessions than `limit` exist. */
+  truncated: boolean;
+}
 
 /** A request another entry forwarded here, checked and rebuilt as the visitor sent it. */
 export interface ReceivedRequest {

@@ -1,4 +1,4 @@
-import type { TargetRequest, TargetResponse } from "../client-runtime.ts";
+import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import { requestHeadBytes } from "./request-head.ts";
 import { StaleConnection, TargetConnection } from "./target-connection.ts";
 import type { ConnectTarget, TargetAddress } from "./target-socket.ts";

@@ -5,13 +5,13 @@
  * normally (1000) before exiting.
  */
 import process from "node:process";
-import { type AgentStatus, startAgent } from "./agent.ts";
-import type { ClientRuntime } from "./client-runtime.ts";
-import { uplinksOn } from "./server-choice.ts";
-import { targetAnswers } from "./local-target.ts";
-import type { ClientConfig } from "../config.ts";
+import { type AgentStatus, startAgent } from "../client/agent.ts";
+import type { ClientRuntime } from "../runtime/client-runtime.ts";
+import { uplinksOn } from "../client/server-choice.ts";
+import { targetAnswers } from "../client/local-target.ts";
+import type { ClientConfig } from "../config/config.ts";
 import { createLogger, escapeControls } from "../log.ts";
-import { runtimeName } from "../adapter/runtime-name.ts";
+import { runtimeName } from "../runtime/runtime-name.ts";
 
 async function loadRuntime(): Promise<ClientRuntime> {
   return runtimeName() === "bun"
@@ -105,7 +105,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
 /** The request inspector, unless turned off; loaded only when on. */
 async function openInspector(runtime: ClientRuntime, address: ClientConfig["inspect"]) {
   if (!address) return undefined;
-  const { startInspector } = await import("../inspector/start-inspector.ts");
+  const { startInspector } = await import("./start-inspector.ts");
   return startInspector(runtime, address);
 }
 

@@ -1,4 +1,4 @@
-import type { TargetResponse } from "../client-runtime.ts";
+import type { TargetResponse } from "../runtime/client-runtime.ts";
 import { BodyKind, MalformedResponse, type ParsedHead, ResponseParser } from "./response-parser.ts";
 import { ResponseBody } from "./response-body.ts";
 import { chunkBytes, LAST_CHUNK } from "./request-head.ts";

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { parseTiers, type Tier, type TierConfig } from "./entry/rate-limits.ts";
+import { parseTiers, type Tier, type TierConfig } from "./tiers.ts";
 import { parseArgs } from "node:util";
-import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "./protocol/constants.ts";
-import { DEFAULT_UPLINK_TIMINGS, type UplinkTimings, uplinkTimingsProblem } from "./protocol/uplink-timings.ts";
+import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { DEFAULT_UPLINK_TIMINGS, type UplinkTimings, uplinkTimingsProblem } from "../protocol/uplink-timings.ts";
 
 /** A configuration problem a user can fix; mains print it without a stack. */
 export class ConfigError extends Error {
