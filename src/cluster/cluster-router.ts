@@ -2,7 +2,7 @@ import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts
 import type { Logger } from "../log.ts";
 import { isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import type { EntryBindings } from "../runtime/entry-runtime.ts";
-import { errorResponse } from "../entry/proxy.ts";
+import { errorResponse } from "../entry/error-response.ts";
 import type { RateLimiter } from "../entry/rate-limits.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
 import type { ClusterCounts, ClusterView, EntryCluster, ReceivedRequest } from "../entry/entry-cluster.ts";

@@ -1,10 +1,12 @@
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "../http/target-web-socket.ts";
-import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
+import { endToEndHeaders, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { answerHeaders } from "../entry/answer-headers.ts";
+import { type AnswerSource, relayAnswer } from "../entry/answer-relay.ts";
 import type { HeaderList } from "../protocol/head.ts";
 import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../runtime/entry-runtime.ts";
-import { errorResponse, originForm } from "../entry/proxy.ts";
+import { errorResponse } from "../entry/error-response.ts";
+import { originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
 import { closeVisitorSocket, isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
@@ -14,9 +16,6 @@ import type { Peer } from "../entry/entry-cluster.ts";
 
 const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();
-
-/** Bodies up to this size with a known length are read whole before answering (as the proxy does). */
-const SMALL_BODY_BYTES = 64 * 1024;
 
 /** What forwarding to another entry needs. */
 export interface PeerForwardDeps {
@@ -108,26 +107,25 @@ export async function forwardToPeer(
     done();
     return "not-held";
   }
-  // The holding entry already scoped the cookies; the rest is checked again here (it may relay a target's Fly-* headers).
-  const responseHeaders = new Headers(answerHeaders(answer.headers));
-  if (isBodyless(request.method, answer.status) || answer.body === null) {
-    answer.body?.cancel().catch(() => {});
-    done();
-    return new Response(null, { status: answer.status, headers: responseHeaders });
-  }
-  const length = Number(responseHeaders.get("content-length") ?? NaN);
-  if (length >= 0 && length <= SMALL_BODY_BYTES) {
-    try {
-      return new Response(await answer.bytes(), { status: answer.status, headers: responseHeaders });
-    } catch {
-      return errorResponse(502, `Bad gateway: the entry holding session "${session}" cut its answer short`);
-    } finally {
-      done();
-    }
-  }
+  const { body } = answer;
+  const source: AnswerSource = {
+    status: answer.status,
+    // The holding entry already scoped the cookies; the rest is checked again here (it may relay a target's Fly-* headers).
+    headers: new Headers(answerHeaders(answer.headers)),
+    noBody: body === null,
+    readAll: () => answer.bytes() as Promise<Uint8Array<ArrayBuffer>>,
+    stream: (ended) => relayedBody(body!, ended, abort),
+    discard: () => body?.cancel().catch(() => {}),
+  };
+  const cutShort = () => errorResponse(502, `Bad gateway: the entry holding session "${session}" cut its answer short`);
+  return await relayAnswer(request.method, source, { who: `the entry holding session "${session}"`, failed: cutShort }, done);
+}
+
+/** Another entry's answer body, as the visitor reads it: `done` once it ends, fails or is cancelled (which aborts the request). */
+function relayedBody(body: ReadableStream<Uint8Array>, done: () => void, abort: AbortController): ReadableStream<Uint8Array> {
   // Streamed: the idle timeout stays lifted until the body ends, however long it is silent (SSE).
-  const reader = answer.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done: ended, value } = await reader.read();
@@ -146,7 +144,6 @@ export async function forwardToPeer(
       return reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
-  return new Response(body, { status: answer.status, headers: responseHeaders });
 }
 
 /**

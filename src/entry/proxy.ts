@@ -1,5 +1,7 @@
-import { MAX_PAYLOAD_BYTES, ResetCode } from "../protocol/constants.ts";
-import { endToEndHeaders, isBodyless, isGetOrHead } from "../protocol/end-to-end-headers.ts";
+import { ResetCode } from "../protocol/constants.ts";
+import { relayAnswer } from "./answer-relay.ts";
+import { errorResponse } from "./error-response.ts";
+import { endToEndHeaders, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
 import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
@@ -13,17 +15,6 @@ import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
-
-/** Bodies up to this size with a known length are collected before answering. */
-const SMALL_BODY_BYTES = MAX_PAYLOAD_BYTES;
-
-/** A plain-text error answer from the entry itself. */
-export function errorResponse(status: number, message: string): Response {
-  return new Response(`${message}\n`, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", "x-tunnel2-error": String(status) },
-  });
-}
 
 /** The path and query of a request URL, as sent (origin-form). */
 export function originForm(url: string): string {
@@ -265,12 +256,8 @@ async function forward(
   return await visitorResponse(stream, request.method, answer, session, deps.config.domain, done);
 }
 
-/**
- * The visitor's answer from a response head and the stream's body. `done`
- * is called once: before returning a whole answer, or, for a streamed body,
- * when the body is read to its end (or fails, or the visitor cancels it).
- */
-export async function visitorResponse(
+/** The visitor's answer from a response head and the stream's body (see relayAnswer for `done`). */
+export function visitorResponse(
   stream: MuxStream,
   method: string,
   head: ResponseHead,
@@ -278,30 +265,15 @@ export async function visitorResponse(
   domain: string,
   done: () => void,
 ): Promise<Response> {
-  const headers = new Headers(answerHeaders(head.headers, `${session}.${domain}`));
-  const bodyless = isBodyless(method, head.status);
-  if (bodyless) {
-    stream.body.cancel().catch(() => {});
-    done();
-    return new Response(null, { status: head.status, headers });
-  }
-  const length = Number(headers.get("content-length") ?? NaN);
-  if (length >= 0 && length <= SMALL_BODY_BYTES) {
-    // Small bodies of known length are answered whole: Bun keeps Content-Length
-    // only for such bodies, and a body cut short becomes a 502, not a short 200.
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await stream.readAll() as Uint8Array<ArrayBuffer>;
-    } catch (err) {
-      done();
-      return failureResponse(err, session);
-    }
-    done();
-    if (bytes.byteLength !== length) {
-      return errorResponse(502, `Bad gateway: session "${session}" sent ${bytes.byteLength} of ${length} body bytes`);
-    }
-    return new Response(bytes, { status: head.status, headers });
-  }
-  stream.onBodyDone = done;
-  return new Response(stream.body, { status: head.status, headers });
+  const source = {
+    status: head.status,
+    headers: new Headers(answerHeaders(head.headers, `${session}.${domain}`)),
+    readAll: () => stream.readAll() as Promise<Uint8Array<ArrayBuffer>>,
+    stream: (done: () => void) => {
+      stream.onBodyDone = done;
+      return stream.body;
+    },
+    discard: () => stream.body.cancel().catch(() => {}),
+  };
+  return relayAnswer(method, source, { who: `session "${session}"`, failed: (err) => failureResponse(err, session) }, done);
 }

@@ -1,6 +1,6 @@
 import { SESSION_NAME_PATTERN, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config/config.ts";
-import { errorResponse } from "./proxy.ts";
+import { errorResponse } from "./error-response.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SessionTokenVerifier } from "./session-token.ts";
 

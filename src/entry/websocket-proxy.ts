@@ -12,7 +12,8 @@ import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../runti
 import { scopeCookies } from "./cookie-scope.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
-import { admit, awaitResponseHead, errorResponse, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
+import { errorResponse } from "./error-response.ts";
+import { admit, awaitResponseHead, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 
 const utf8 = new TextDecoder();
 
