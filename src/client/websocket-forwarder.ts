@@ -1,7 +1,8 @@
 import { FrameKind, ResetCode } from "../protocol/constants.ts";
 import type { RequestHead } from "../protocol/head.ts";
-import { decodeClose, encodeClose, encodeRecord, RecordKind, RecordParser } from "../protocol/websocket-records.ts";
+import { decodeClose, encodeClose, encodeRecord, RecordKind } from "../protocol/websocket-records.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
+import { readRecords } from "../mux/record-reader.ts";
 import { carriableHead, type ForwarderDeps, targetUrl } from "./forwarder.ts";
 import { openTargetWebSocket, type TargetWebSocket } from "../http/target-web-socket.ts";
 import type { WebSocketTap } from "./target-tap.ts";
@@ -82,29 +83,20 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
 
 /** Entry → target: records to messages, each awaiting the socket's drain. */
 async function pumpToTarget(stream: MuxStream, socket: TargetWebSocket, tap: WebSocketTap | undefined): Promise<void> {
-  const parser = new RecordParser();
-  const reader = stream.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      for (const record of parser.push(value)) {
-        if (record.kind === RecordKind.Close) {
-          const { code, reason } = decodeClose(record.payload);
-          socket.close(code, reason);
-        } else {
-          tap?.message(true);
-          await socket.send(record.kind === RecordKind.Text, record.payload);
-        }
+    await readRecords(stream, (record) => {
+      if (record.kind === RecordKind.Close) {
+        const { code, reason } = decodeClose(record.payload);
+        return socket.close(code, reason);
       }
-    }
+      tap?.message(true);
+      return socket.send(record.kind === RecordKind.Text, record.payload);
+    });
   } catch (err) {
     if (!stream.resetError) {
       // A record that makes no sense: end this WebSocket, not the uplink.
       stream.reset(ResetCode.ProtocolError, (err as Error).message);
       socket.close(1011, "Tunnel protocol error");
     }
-  } finally {
-    reader.releaseLock();
   }
 }

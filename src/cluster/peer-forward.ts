@@ -1,21 +1,19 @@
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
-import { openTargetWebSocket, type TargetWebSocket } from "../http/target-web-socket.ts";
+import { openTargetWebSocket } from "../http/target-web-socket.ts";
 import { endToEndHeaders, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { answerHeaders } from "../entry/answer-headers.ts";
 import { type AnswerSource, relayAnswer } from "../entry/answer-relay.ts";
 import type { HeaderList } from "../protocol/head.ts";
-import type { EntryBindings, VisitorSocket, VisitorSocketEvents } from "../runtime/entry-runtime.ts";
+import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { errorResponse } from "../entry/error-response.ts";
 import { originForm } from "../entry/proxy.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
-import { closeVisitorSocket, isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
+import { isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
+import { WebSocketBridge } from "../entry/websocket-bridge.ts";
 import type { VisitorWebSockets } from "../entry/visitor-web-sockets.ts";
 import { PEER_FOR, PEER_FROM, PEER_HEADERS, PEER_HOST, PEER_NOT_HELD, PEER_SIGNATURE, PEER_TARGET } from "../entry/peer-headers.ts";
 import type { PeerSigner } from "./peer-signature.ts";
 import type { Peer } from "../entry/entry-cluster.ts";
-
-const utf8Decoder = new TextDecoder();
-const utf8Encoder = new TextEncoder();
 
 /** What forwarding to another entry needs. */
 export interface PeerForwardDeps {
@@ -183,7 +181,7 @@ async function forwardWebSocket(
       headers: new Headers(answerHeaders(opened.headers)),
     });
   }
-  const bridge = new PeerWebSocketBridge(session, opened.socket, deps.webSockets);
+  const bridge = new WebSocketBridge(session, opened.socket, deps.webSockets);
   const response = env.upgradeVisitor({
     protocol: opened.headers.find(([name]) => name === "sec-websocket-protocol")?.[1],
     // The holding entry already scoped the target's cookies to the session's host.
@@ -195,88 +193,4 @@ async function forwardWebSocket(
     return errorResponse(400, "Bad request: not a valid WebSocket handshake");
   }
   return response;
-}
-
-/**
- * Joins a visitor's WebSocket and the WebSocket to the entry that holds the
- * session; what the visitor sends ahead counts toward this entry's budget
- * as it does for the entry's own WebSockets.
- */
-export class PeerWebSocketBridge implements VisitorSocketEvents {
-  readonly session: string;
-  #peer: TargetWebSocket;
-  #sockets: VisitorWebSockets;
-  #visitor: VisitorSocket | undefined;
-  /** Visitor bytes written toward the other entry and not yet taken by its socket. */
-  #aheadBytes = 0;
-  #closed = false;
-
-  constructor(session: string, peer: TargetWebSocket, sockets: VisitorWebSockets) {
-    this.session = session;
-    this.#peer = peer;
-    this.#sockets = sockets;
-  }
-
-  onOpen(socket: VisitorSocket): void {
-    this.#visitor = socket;
-    this.#sockets.open.add(this);
-    this.#peer.start({
-      // The other entry is read only as fast as the visitor's socket drains.
-      onMessage: (text, data) => {
-        if (this.#closed) return;
-        const message = text ? utf8Decoder.decode(data) : data as Uint8Array<ArrayBuffer>;
-        try {
-          if (!socket.send(message)) return socket.drained();
-        } catch {
-          this.#end();
-        }
-      },
-      onClose: (code, reason) => this.#closeVisitor(code, reason),
-    });
-  }
-
-  onMessage(data: string | Uint8Array): void {
-    if (this.#closed) return;
-    const bytes = typeof data === "string" ? utf8Encoder.encode(data) : new Uint8Array(data);
-    const refused = this.#sockets.refusal(this.#aheadBytes, bytes.byteLength);
-    if (refused) {
-      this.#closeVisitor(refused.code, refused.reason);
-      this.#peer.close(1001, "Visitor went away");
-      return;
-    }
-    this.#hold(bytes.byteLength);
-    this.#peer.send(typeof data === "string", bytes).finally(() => this.#hold(-bytes.byteLength));
-  }
-
-  onClose(code: number, reason: string): void {
-    this.#sockets.open.delete(this);
-    if (this.#closed) return;
-    this.#closed = true;
-    if (code === 1006) this.#peer.destroy();
-    else this.#peer.close(code === 1005 ? 1000 : code, reason);
-  }
-
-  goAway(): void {
-    this.#closeVisitor(1001, "Tunnel entry is shutting down");
-    this.#peer.close(1001, "Tunnel entry is shutting down");
-  }
-
-  /** Counts bytes on their way to the other entry (this socket's and the entry's total); negative to release. */
-  #hold(bytes: number): void {
-    this.#aheadBytes += bytes;
-    this.#sockets.hold(bytes);
-  }
-
-  #end(): void {
-    this.#closed = true;
-    this.#sockets.open.delete(this);
-    this.#peer.destroy();
-  }
-
-  #closeVisitor(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#sockets.open.delete(this);
-    closeVisitorSocket(this.#visitor, code, reason);
-  }
 }

@@ -6,10 +6,9 @@ import { Mux } from "../mux/mux.ts";
 import type { MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { VisitorSocket } from "../runtime/entry-runtime.ts";
-import { WebSocketBridge } from "./websocket-proxy.ts";
+import { type FarWebSocket, type FarWebSocketEvents, WebSocketBridge } from "./websocket-bridge.ts";
+import { StreamWebSocket } from "./stream-web-socket.ts";
 import { MAX_AHEAD_BYTES, VisitorWebSockets } from "./visitor-web-sockets.ts";
-import { PeerWebSocketBridge } from "../cluster/peer-forward.ts";
-import type { TargetWebSocket } from "../http/target-web-socket.ts";
 
 const WINDOW = 256 * 1024;
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +61,7 @@ async function bridged(sockets = new VisitorWebSockets(), read = true) {
   clientSocket.onMessage = (b) => client.receive(b);
   const stream = entry.open({ method: "GET", target: "/ws", headers: [], websocket: true }, false);
   await stream.responseHead;
-  const bridge = new WebSocketBridge("demo", stream, sockets);
+  const bridge = new WebSocketBridge("demo", new StreamWebSocket(stream), sockets);
   const visitor = new FakeVisitor();
   bridge.onOpen(visitor);
   const records: WebSocketRecord[] = [];
@@ -151,11 +150,15 @@ describe("WebSocketBridge", () => {
 });
 
 /** The WebSocket to another entry, as the peer bridge sees it: sends wait until `release()`. */
-class StalledPeer {
+class StalledPeer implements FarWebSocket {
   sent = 0;
   closed: number | undefined;
+  destroyed: string | undefined;
+  events: FarWebSocketEvents | undefined;
   #waiting: (() => void)[] = [];
-  start(): void {}
+  start(events: FarWebSocketEvents): void {
+    this.events = events;
+  }
   send(_text: boolean, data: Uint8Array): Promise<void> {
     this.sent += data.byteLength;
     return new Promise((resolve) => this.#waiting.push(resolve));
@@ -163,26 +166,29 @@ class StalledPeer {
   close(code: number): void {
     this.closed = code;
   }
-  destroy(): void {}
+  destroy(reason: string): void {
+    this.destroyed = reason;
+  }
   release(): void {
     for (const resolve of this.#waiting.splice(0)) resolve();
   }
 }
 
-describe("PeerWebSocketBridge", () => {
+describe("WebSocketBridge to another entry", () => {
   test("what a forwarded visitor sends ahead counts toward the entry's budget: past it, 1013", async () => {
     const mebibyte = new Uint8Array(1024 * 1024);
     const sockets = new VisitorWebSockets({ maxEntryBytes: 4 * mebibyte.byteLength, fairShareBytes: mebibyte.byteLength });
     const own = await bridged(sockets, false);
     for (let i = 0; i < 2; i++) own.bridge.onMessage(mebibyte);
     const peer = new StalledPeer();
-    const forwarded = new PeerWebSocketBridge("demo", peer as unknown as TargetWebSocket, sockets);
+    const forwarded = new WebSocketBridge("demo", peer, sockets);
     const visitor = new FakeVisitor();
     forwarded.onOpen(visitor);
     expect(sockets.open.size).toBe(2);
     for (let i = 0; i < 3 && !visitor.closed; i++) forwarded.onMessage(mebibyte);
     expect(visitor.closed?.code).toBe(1013);
-    expect(peer.closed).toBe(1001);
+    // Dropped at once: a close frame would wait behind the megabytes it could not send.
+    expect([peer.closed, peer.destroyed]).toEqual([undefined, "Entry-wide WebSocket buffer full"]);
     expect(sockets.open.has(forwarded)).toBe(false);
     peer.release();
     await tick();
@@ -191,7 +197,7 @@ describe("PeerWebSocketBridge", () => {
 
   test("a forwarded visitor more than MAX_AHEAD_BYTES ahead is closed with 1008", () => {
     const peer = new StalledPeer();
-    const forwarded = new PeerWebSocketBridge("demo", peer as unknown as TargetWebSocket, new VisitorWebSockets());
+    const forwarded = new WebSocketBridge("demo", peer, new VisitorWebSockets());
     const visitor = new FakeVisitor();
     forwarded.onOpen(visitor);
     const mebibyte = new Uint8Array(1024 * 1024);
@@ -199,5 +205,39 @@ describe("PeerWebSocketBridge", () => {
     for (; sent < 100 && !visitor.closed; sent++) forwarded.onMessage(mebibyte);
     expect(sent).toBeLessThanOrEqual(MAX_AHEAD_BYTES / mebibyte.byteLength + 2);
     expect(visitor.closed?.code).toBe(1008);
+  });
+
+  test("messages both ways, the visitor waiting while its socket is full; each side's close reaches the other", async () => {
+    const peer = new StalledPeer();
+    const bridge = new WebSocketBridge("demo", peer, new VisitorWebSockets());
+    const visitor = new FakeVisitor();
+    bridge.onOpen(visitor);
+    visitor.full = true;
+    const held = peer.events!.onMessage(true, new TextEncoder().encode("from the target"));
+    expect(held).toBeInstanceOf(Promise);
+    let drained = false;
+    held!.then(() => drained = true);
+    await tick();
+    expect(drained).toBe(false);
+    visitor.empty();
+    await tick();
+    expect([visitor.sent, drained]).toEqual([["from the target"], true]);
+    peer.events!.onMessage(false, new Uint8Array([7]));
+    expect(visitor.sent.at(-1)).toEqual(new Uint8Array([7]));
+    bridge.onMessage("héllo");
+    expect(peer.sent).toBe(6); // UTF-8 bytes
+    peer.events!.onClose(4001, "target done");
+    expect(visitor.closed).toEqual({ code: 4001, reason: "target done" });
+    bridge.onClose(4001, "target done"); // the visitor's echo goes back as a close, not a loss
+    expect([peer.closed, peer.destroyed]).toEqual([4001, undefined]);
+  });
+
+  test("a visitor lost without a close drops the far side", () => {
+    const peer = new StalledPeer();
+    const sockets = new VisitorWebSockets();
+    const bridge = new WebSocketBridge("demo", peer, sockets);
+    bridge.onOpen(new FakeVisitor());
+    bridge.onClose(1006, "");
+    expect([peer.closed, peer.destroyed, sockets.open.size]).toEqual([undefined, "Visitor's WebSocket lost", 0]);
   });
 });
