@@ -174,23 +174,11 @@ export class ResponseParser {
   }
 
   #startResponse(text: string): void {
-    const lines = text.split("\r\n");
-    if (lines.length > MAX_HEADER_LINES) throw new MalformedResponse(`Target response head with more than ${MAX_HEADER_LINES} lines`);
-    const status = STATUS_LINE.exec(lines[0]);
-    if (!status) throw new MalformedResponse(`Target answered with no HTTP/1.x status line: ${JSON.stringify(lines[0].slice(0, 80))}`);
-    const code = Number(status[2]);
-    const headers: HeaderList = [];
+    const { minor, status: code, headers } = parseResponseHead(text);
     let length: string | undefined;
     let encoding: string | undefined;
     let connection = "";
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(":");
-      const name = colon > 0 ? line.slice(0, colon) : "";
-      if (!TOKEN.test(name)) throw new MalformedResponse(`Target response header line not "name: value": ${JSON.stringify(line.slice(0, 80))}`);
-      const lower = name.toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (value.includes("\n")) throw new MalformedResponse("Target response header with a bare LF");
+    for (const [lower, value] of headers) {
       if (lower === "content-length") {
         if (length !== undefined && length !== value) throw new MalformedResponse("Target response with conflicting Content-Length headers");
         length = value;
@@ -199,14 +187,13 @@ export class ResponseParser {
       } else if (lower === "connection") {
         connection += `,${value.toLowerCase()}`;
       }
-      headers.push([lower, value]);
     }
     if (code < 200) {
       // Interim (100 Continue, 103 Early Hints): not passed on; the final head follows.
       if (code === 101) throw new MalformedResponse("Target switched protocols on a request that asked for no upgrade");
       return;
     }
-    let keepAlive = status[1] === "1" ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
+    let keepAlive = minor === "1" ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
     let body: BodyKind;
     let size = 0;
     if (this.#headOnly || code === 204 || code === 304) {
@@ -275,6 +262,31 @@ export class ResponseParser {
     }
     return end;
   }
+}
+
+/**
+ * The status line and header lines of a response head (the text before its
+ * blank line, one character per byte), by HTTP/1.1's rules: names are
+ * tokens (returned lowercase), values trimmed, no bare LF, at most
+ * MAX_HEADER_LINES lines. Throws {@linkcode MalformedResponse}. The one
+ * reading of a response head: targets' answers, WebSocket handshakes.
+ */
+export function parseResponseHead(text: string): { minor: "0" | "1"; status: number; headers: HeaderList } {
+  const lines = text.split("\r\n");
+  if (lines.length > MAX_HEADER_LINES) throw new MalformedResponse(`Target response head with more than ${MAX_HEADER_LINES} lines`);
+  const status = STATUS_LINE.exec(lines[0]);
+  if (!status) throw new MalformedResponse(`Target answered with no HTTP/1.x status line: ${JSON.stringify(lines[0].slice(0, 80))}`);
+  const headers: HeaderList = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    if (!TOKEN.test(name)) throw new MalformedResponse(`Target response header line not "name: value": ${JSON.stringify(line.slice(0, 80))}`);
+    const value = line.slice(colon + 1).trim();
+    if (value.includes("\n")) throw new MalformedResponse("Target response header with a bare LF");
+    headers.push([name.toLowerCase(), value]);
+  }
+  return { minor: status[1] as "0" | "1", status: Number(status[2]), headers };
 }
 
 function joinTwo(a: Uint8Array, b: Uint8Array): Uint8Array {

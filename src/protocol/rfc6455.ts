@@ -1,7 +1,11 @@
 /**
  * The parts of RFC 6455 (WebSocket) that tunnel2's own WebSocket clients share:
- * opcodes, client frame encoding with masking, the accept key, and byte helpers.
+ * opcodes, client frame encoding with masking, the accept key, reading a
+ * server's frames, and byte helpers.
  */
+import { ByteQueue } from "./byte-queue.ts";
+import { joinBytes } from "./bytes.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 
@@ -91,4 +95,84 @@ export function indexOfCrlfCrlf(bytes: Uint8Array): number {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
   }
   return -1;
+}
+
+/** What a client reads from a server's frames, in order. */
+export type ServerFrameEvent =
+  | { kind: "message"; text: boolean; data: Uint8Array }
+  | { kind: "ping"; payload: Uint8Array }
+  | { kind: "close"; code: number; reason: string }
+  /** The server broke the protocol (1002) or sent a message over the bound (1009): close with this. */
+  | { kind: "fail"; code: 1002 | 1009; reason: string };
+
+/**
+ * The frames a WebSocket server sends its client, read as they arrive:
+ * unmasked, fragmented messages joined (up to `maxMessageBytes` in all),
+ * pongs dropped. After a close or a failure it reads nothing more.
+ */
+export class ServerFrameReader {
+  #received = new ByteQueue();
+  #maxMessageBytes: number;
+  #fragments: Uint8Array[] = [];
+  #fragmentBytes = 0;
+  #fragmentText = false;
+  #ended = false;
+
+  constructor(maxMessageBytes: number) {
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Queues bytes read from the connection; kept by reference, so a buffer the caller reuses must be copied first. */
+  push(bytes: Uint8Array): void {
+    if (!this.#ended) this.#received.push(bytes);
+  }
+
+  /** The next event, or undefined until more bytes arrive. */
+  next(): ServerFrameEvent | undefined {
+    while (!this.#ended) {
+      const header = readFrameHeader(this.#received.peek(Math.min(MAX_FRAME_HEADER_BYTES, this.#received.length)));
+      if (!header) return undefined;
+      if (header.masked) return this.#fail(1002, "Server frames must not be masked");
+      if (header.length > this.#maxMessageBytes) return this.#fail(1009, "Message too large");
+      if (this.#received.length < header.offset + header.length) return undefined;
+      const payload = this.#received.take(header.offset + header.length).subarray(header.offset);
+      switch (header.opcode) {
+        case Opcode.Ping:
+          return { kind: "ping", payload };
+        case Opcode.Pong:
+          continue;
+        case Opcode.Close: {
+          this.#ended = true;
+          const code = payload.byteLength >= 2 ? (payload[0] << 8) | payload[1] : 1005;
+          return { kind: "close", code, reason: new TextDecoder().decode(payload.subarray(2)) };
+        }
+        case Opcode.Text:
+        case Opcode.Binary:
+          if (this.#fragments.length > 0) return this.#fail(1002, "A new message began before the last one ended");
+          this.#fragmentText = header.opcode === Opcode.Text;
+          this.#fragments = [];
+          this.#fragmentBytes = 0;
+          break;
+        case Opcode.Continuation:
+          if (this.#fragments.length === 0) return this.#fail(1002, "A continuation frame with no message to continue");
+          break;
+        default:
+          return this.#fail(1002, `Unknown opcode ${header.opcode}`);
+      }
+      this.#fragments.push(payload);
+      this.#fragmentBytes += payload.byteLength;
+      if (this.#fragmentBytes > this.#maxMessageBytes) return this.#fail(1009, "Message too large");
+      if (!header.fin) continue;
+      const data = this.#fragments.length === 1 ? this.#fragments[0] : joinBytes(this.#fragments, this.#fragmentBytes);
+      this.#fragments = [];
+      this.#fragmentBytes = 0;
+      return { kind: "message", text: this.#fragmentText, data };
+    }
+    return undefined;
+  }
+
+  #fail(code: 1002 | 1009, reason: string): ServerFrameEvent {
+    this.#ended = true;
+    return { kind: "fail", code, reason };
+  }
 }
