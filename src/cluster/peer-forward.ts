@@ -6,7 +6,7 @@ import { type AnswerSource, relayAnswer } from "../entry/answer-relay.ts";
 import type { HeaderList } from "../protocol/head.ts";
 import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { errorResponse } from "../entry/error-response.ts";
-import { originForm } from "../entry/proxy.ts";
+import { originForm } from "../http/url-parts.ts";
 import { forwardedFor } from "../entry/visitor-address.ts";
 import { isWebSocketUpgrade } from "../entry/websocket-proxy.ts";
 import { WebSocketBridge } from "../entry/websocket-bridge.ts";

@@ -1,4 +1,5 @@
 import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { authority } from "../http/url-parts.ts";
 
 /**
  * A Host header as RFC 9110 §7.2 allows it and nothing more: a DNS name or
@@ -20,10 +21,7 @@ export function isValidHost(host: string): boolean {
  * which the entry refuses rather than route by one and forward the other.
  */
 export function urlNamesHost(url: string, name: string): boolean {
-  const start = url.indexOf("//") + 2;
-  let end = url.indexOf("/", start);
-  if (end === -1) end = url.length;
-  return hostName(url.slice(start, end)) === name;
+  return hostName(authority(url)) === name;
 }
 
 /** The name part of a valid Host, lowercased, without its port. */

@@ -1,6 +1,7 @@
 import { ResetCode } from "../protocol/constants.ts";
 import { relayAnswer } from "./answer-relay.ts";
 import { errorResponse } from "./error-response.ts";
+import { originForm } from "../http/url-parts.ts";
 import { endToEndHeaders, isGetOrHead } from "../protocol/end-to-end-headers.ts";
 import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
 import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
@@ -15,12 +16,6 @@ import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
-
-/** The path and query of a request URL, as sent (origin-form). */
-export function originForm(url: string): string {
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
-  return slash === -1 ? "/" : url.slice(slash);
-}
 
 /**
  * Headers the entry writes itself (X-Forwarded-*) or never passes on

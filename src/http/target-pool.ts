@@ -2,16 +2,12 @@ import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts
 import { requestHeadBytes } from "./request-head.ts";
 import { StaleConnection, TargetConnection } from "./target-connection.ts";
 import type { ConnectTarget, TargetAddress } from "./target-socket.ts";
+import { pathStart } from "./url-parts.ts";
 
 /** An idle connection unused this long is closed (below the 5 s keep-alive of Node and most servers). */
 const IDLE_MS = 4000;
 /** Idle connections kept per target; more are closed as they come back. */
 const MAX_IDLE = 256;
-
-/** Where the path starts in an absolute URL (after `scheme://authority`), or -1 when it has none. */
-export function pathStart(url: string): number {
-  return url.indexOf("/", url.indexOf("//") + 2);
-}
 
 /** A target origin, parsed once. */
 interface Origin extends TargetAddress {

@@ -1,7 +1,7 @@
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { FetchTarget, TargetTap, WebSocketTap } from "../client/target-tap.ts";
 import { basePath, targetUrl } from "../client/forwarder.ts";
-import { pathStart } from "../http/target-pool.ts";
+import { pathStart } from "../http/url-parts.ts";
 import { type HeaderList, requestHeadProblem } from "../protocol/head.ts";
 import { type CapturedBody, type CapturedRequest, type CaptureLimits, CaptureStore } from "./capture-store.ts";
 
