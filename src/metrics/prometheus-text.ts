@@ -82,7 +82,7 @@ export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBy
   for (const l of live) lines.push(`tunnel2_uplinks{session="${label(l.name)}"} ${l.uplinks}`);
   family("tunnel2_writer_queue_bytes", "gauge", "Bytes waiting in the uplink writers' queues, by session.");
   for (const l of live) lines.push(`tunnel2_writer_queue_bytes{session="${label(l.name)}"} ${l.queuedBytes}`);
-  family("tunnel2_writer_wait_seconds", "histogram", "Time frames wait in the uplink writer queue (the old system's bug, measured).");
+  family("tunnel2_writer_wait_seconds", "histogram", "Time frames wait in the uplink writer queue before they are written to the uplink.");
   for (const [name, c] of sessions) histogramLines("tunnel2_writer_wait_seconds", `session="${label(name)}"`, c.writerWait, lines);
 
   family("tunnel2_uplinks_rejected_total", "counter", "Uplinks refused, by reason.");
