@@ -158,7 +158,7 @@ export function runUplink(
     stop?.addEventListener("abort", () => {
       if (ended) return;
       const closed = ws.onclose;
-      const settle = setTimeout(() => finish(1000, "Client stopped"), 500);
+      const settle = setTimeout(() => finish(1000, "Client stopped"), config.uplinkTimings.closeWaitMs);
       // Resolved once the entry answers the close: it then logs a normal disconnect.
       ws.onclose = (event) => {
         clearTimeout(settle);

@@ -25,7 +25,7 @@ describe("entryConfig()", () => {
   });
 
   test("TUNNEL_UPLINK_TIMINGS: defaults, overrides by name, and what cannot work", () => {
-    expect(entryConfig([], {}).uplinkTimings).toEqual({ connectTimeoutMs: 10000, helloTimeoutMs: 10000, pingEveryMs: 5000, silenceMs: 15000 });
+    expect(entryConfig([], {}).uplinkTimings).toEqual({ connectTimeoutMs: 10000, helloTimeoutMs: 10000, pingEveryMs: 5000, silenceMs: 15000, closeWaitMs: 500 });
     const env = { TUNNEL_UPLINK_TIMINGS: '{"pingEveryMs":100,"silenceMs":400}' };
     expect(entryConfig([], env).uplinkTimings).toMatchObject({ pingEveryMs: 100, silenceMs: 400, helloTimeoutMs: 10000 });
     expect(() => entryConfig([], { TUNNEL_UPLINK_TIMINGS: "{" })).toThrow("not JSON");

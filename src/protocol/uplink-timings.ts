@@ -1,8 +1,9 @@
 /**
  * The clocks of an uplink's life, on both sides, in one place: how long a
  * new socket may take to connect and to say hello, how often the client
- * pings, and how long either side waits on silence (or on a peer that reads
- * nothing) before it gives the uplink up. Injectable (config's
+ * pings, how long either side waits on silence (or on a peer that reads
+ * nothing) before it gives the uplink up, and how long a stopping client
+ * waits for its close to be answered. Injectable (config's
  * TUNNEL_UPLINK_TIMINGS) so tests run them at a 100 ms scale.
  */
 export interface UplinkTimings {
@@ -14,6 +15,8 @@ export interface UplinkTimings {
   pingEveryMs: number;
   /** Either side closes an uplink it heard nothing from (or whose peer read nothing) for this long. */
   silenceMs: number;
+  /** A client that stops waits this long for the entry to answer its close, then drops the uplink. */
+  closeWaitMs: number;
 }
 
 export const DEFAULT_UPLINK_TIMINGS: UplinkTimings = {
@@ -21,6 +24,7 @@ export const DEFAULT_UPLINK_TIMINGS: UplinkTimings = {
   helloTimeoutMs: 10_000,
   pingEveryMs: 5_000,
   silenceMs: 15_000,
+  closeWaitMs: 500,
 };
 
 /** Why `timings` cannot work, or undefined: whole positive milliseconds, and at least two pings per silence. */
