@@ -1,5 +1,5 @@
 /**
- * What dashboard readers that never read cost the entry (issue 10):
+ * What dashboard readers that never read cost the entry:
  *   bun run bench/live-readers.ts [--runtime bun|deno] [--sessions 100]
  *     [--fill 185] [--readers 200] [--hold 20] [--busy 10]
  * Starts an entry and one client carrying `sessions` sessions (the first

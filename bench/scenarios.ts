@@ -562,7 +562,7 @@ async function recoverAfterKill(runtime: Runtime, targetPort: number, redisUrl: 
 }
 
 /**
- * 9. Cluster (issue 11): two entries sharing a session through Redis.
+ * 9. Cluster: two entries sharing a session through Redis.
  * The throughput scenario's small request at c=50 and c=1 through the entry
  * that holds the session (local) and through the other one, which forwards it
  * (one HTTP hop more, the peer fetch), in rotating rounds in one sitting; at
@@ -709,7 +709,7 @@ type CpuRun = LoadResult & { cpuUsPerRequest: Partial<Record<Process, number>> }
 const ownCpu = (cpu: Partial<Record<Process, number>>) => (cpu.entry ?? 0) + (cpu.client ?? 0) + (cpu.proxy ?? 0);
 
 /**
- * 10. CPU per request (issue 13): small "ok" responses through tunnel2 (entry
+ * 10. CPU per request: small "ok" responses through tunnel2 (entry
  * and client on the runtime named), the one-hop Bun fetch proxy and the target
  * alone, all started fresh per runtime; µs of CPU per request for every process
  * (entry, client, proxy, target) from /proc, next to RPS, at c=50 and c=10.
@@ -835,7 +835,7 @@ export async function cpu(o: ScenarioOptions): Promise<ScenarioResult> {
 }
 
 /**
- * 11. The request inspector's cost (issue 14): small "ok" requests at c=50
+ * 11. The request inspector's cost: small "ok" requests at c=50
  * through two tunnels side by side, the same client code with the inspector
  * on (recording every request) and off, in alternating 3 s bursts (ABBA),
  * after a warm-up of each; and the same with both off, as the noise floor.

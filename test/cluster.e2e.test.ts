@@ -350,7 +350,7 @@ describe.skipIf(!hasRedis).each([["bun", "deno"], ["deno", "bun"]] as [Runtime, 
       }
       console.log(`kill -9 → first 200 through B after ${servedAfter?.toFixed(0)} ms (${statuses.length} polls: ${statuses.filter((s) => s !== 200).length} not 200)`);
       expect(hung).toBe(0);
-      // The README states about a second; far more is a failure, not noise.
+      // docs/cluster.md gives well under a second; far more is a failure, not noise.
       expect(servedAfter).toBeLessThan(5000);
       // Once served again, it stays served.
       for (let i = 0; i < 20; i++) expect((await visit(b.port, moving, "/echo?after")).status).toBe(200);

@@ -1,5 +1,5 @@
 /**
- * End to end: the public edge under hostile input (issue 10) — log escaping,
+ * End to end: the public edge under hostile input — log escaping,
  * bounded /metrics for unknown sessions, bounded /api/live readers, and the
  * start-up warning when the dashboard is public.
  */

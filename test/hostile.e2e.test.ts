@@ -1,5 +1,5 @@
 /**
- * The public edge under hostile input (issue 10): real entry and client
+ * The public edge under hostile input: real entry and client
  * processes on loopback, each runtime pairing, visitors and uplinks sending
  * what a stranger would. Every check here failed before its fix. The rule
  * throughout: a bad request costs only itself — never another request, the

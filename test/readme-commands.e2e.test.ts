@@ -1,17 +1,19 @@
 /**
- * The README's shell commands work as written after `npm ci` on a machine
+ * The shell commands of the README and the docs pages work as written after `npm ci` on a machine
  * with only Node and npm: none calls `bun`, `deno` or `tunnel2` from PATH
  * (npm scripts, npx and node_modules/.bin find them), each npm script, Deno
  * task, local binary and source file it names exists, and each way of
  * starting our programs answers `--help` with bun and deno off PATH.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runGroup } from "./helpers/group.ts";
 
-const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+// The README first (its Install section puts tunnel2 on PATH for what follows), then the docs pages.
+const pages = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
+const readme = pages.map((page) => readFileSync(join(ROOT, page), "utf8")).join("\n");
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts;
 const tasks: Record<string, unknown> = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")).tasks;
 

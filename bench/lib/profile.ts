@@ -1,5 +1,5 @@
 /**
- * A CPU profile of tunnel2's entry and client under load (issue 13):
+ * A CPU profile of tunnel2's entry and client under load:
  *
  *   bun run bench/lib/profile.ts [--runtime=bun|deno] [--seconds=10] [--c=50] [--out=DIR]
  *

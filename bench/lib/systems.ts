@@ -112,7 +112,7 @@ export async function startTunnel(
 }
 
 /**
- * Two entries, A and B, sharing sessions through Redis (issue 11), and a
+ * Two entries, A and B, sharing sessions through Redis, and a
  * client for `session` with `--server A,B` (so its uplinks are on A, and move
  * to B when A is lost). The same session seen two ways: `local` sends
  * visitors to A, which holds it; `forwarded` to B, which forwards them to A.
