@@ -9,8 +9,9 @@
  */
 import process from "node:process";
 import pkg from "../../package.json" with { type: "json" };
-import { clientConfig, type ClientConfig, ConfigError, localTarget } from "../config/config.ts";
-import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { CLIENT_OPTIONS, localTarget, sessionName } from "../config/client-options.ts";
+import { type ClientConfig, clientConfigFrom, ConfigError } from "../config/config.ts";
+import { type Flags, optionLines, readOption, scanFlags } from "../config/option-table.ts";
 import { configPath, type ConfigFile, readConfigFile, writeConfigFile } from "./config-file.ts";
 import { randomSessionName } from "./session-name.ts";
 import { tokenCommand } from "./token-command.ts";
@@ -33,66 +34,34 @@ Usage:
 
 Run tunnel2 COMMAND --help for a command's options.`;
 
+type ClientFlags = Flags<typeof CLIENT_OPTIONS.options>;
+
+/** The client options `http` and `start` pass on to each tunnel as given. */
+const TUNNEL_FLAGS = ["uplinks", "maxConns", "windowBytes", "logFormat", "inspect", "noInspect"] as const;
+
+/** The entry in `http` and `start`: unlike the client, they fall back on the config file. */
+const SERVER_HELP = "the entry (else the config file's; several: tried in turn)";
+
 const HTTP_USAGE = `Usage: tunnel2 http PORT|HOST:PORT|URL [options]
   A port alone (3000) or localhost:PORT reaches the app whether it listens on 127.0.0.1 or ::1.
-  --server URL[,URL…]  TUNNEL_SERVER   the entry (else the config file's; several: tried in turn)
-  --session NAME       TUNNEL_SESSION  session name [a-z0-9-]{1,63} (default: a random one,
-                                       which only entries without TUNNEL_SECRET accept)
-  --token TOKEN        TUNNEL_TOKEN    the session's token (default: the config file's;
-                                       prefer  tunnel2 config add-token SESSION -  to typing it here)
-  --uplinks N, --max-conns N, --window-bytes N, --log-format text|json  as for the client
-  --inspect ADDR:PORT  TUNNEL_INSPECT  the request inspector (127.0.0.1:4040: every request, and Replay)
-  --no-inspect                         no request inspector
+${
+  optionLines(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS], {
+    server: SERVER_HELP,
+    session: "session name [a-z0-9-]{1,63} (default: a random one,\nwhich only entries without TUNNEL_SECRET accept)",
+    token: "the session's token (default: the config file's;\nprefer  tunnel2 config add-token SESSION -  to typing it here)",
+  })
+}
 Example: tunnel2 config set-server https://tunnel.example.com && tunnel2 http 3000`;
 
-const START_USAGE = `Usage: tunnel2 start [--server URL] [--log-format text|json] [--inspect ADDR:PORT | --no-inspect]
-  Runs every tunnel of the config file (tunnel2 config add-tunnel SESSION TARGET) in this process.`;
+const START_USAGE = `Usage: tunnel2 start [options]
+  Runs every tunnel of the config file (tunnel2 config add-tunnel SESSION TARGET) in this process.
+${optionLines(CLIENT_OPTIONS, ["server", ...TUNNEL_FLAGS], { server: SERVER_HELP })}`;
 
 type Env = Record<string, string | undefined>;
 
-/** Removes `--name value` / `--name=value` from args; returns its value. */
-function takeOption(args: string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}`) {
-      const value = args[i + 1];
-      if (value === undefined || value.startsWith("--")) throw new ConfigError(`--${name} needs a value`);
-      args.splice(i, 2);
-      return value;
-    }
-    if (args[i].startsWith(`--${name}=`)) {
-      const value = args[i].slice(name.length + 3);
-      args.splice(i, 1);
-      return value;
-    }
-  }
-  return undefined;
-}
-
-/** Every value of a repeatable option, removed from args. */
-function takeAll(args: string[], name: string): string[] {
-  const values: string[] = [];
-  for (let value = takeOption(args, name); value !== undefined; value = takeOption(args, name)) values.push(value);
-  return values;
-}
-
-/** The client options passed through as they are (removed from args). */
-function clientOptions(args: string[]): string[] {
-  const passed: string[] = [];
-  for (const name of ["uplinks", "max-conns", "window-bytes", "log-format", "inspect"]) {
-    const value = takeOption(args, name);
-    if (value !== undefined) passed.push(`--${name}`, value);
-  }
-  const off = args.indexOf("--no-inspect");
-  if (off >= 0) {
-    args.splice(off, 1);
-    passed.push("--no-inspect");
-  }
-  return passed;
-}
-
 /** The entry: flags, else TUNNEL_SERVER, else the config file; a clear message when none. */
-function serverOf(flags: string[], env: Env, file: ConfigFile): string {
-  const server = flags.length > 0 ? flags.join(",") : env.TUNNEL_SERVER || file.server;
+function serverOf(flag: string | undefined, env: Env, file: ConfigFile): string {
+  const server = flag ?? (env.TUNNEL_SERVER || file.server);
   if (!server) {
     throw new ConfigError(
       "No entry to connect to: pass --server URL (e.g. --server https://tunnel.example.com), set TUNNEL_SERVER, or save one with  tunnel2 config set-server URL",
@@ -101,40 +70,29 @@ function serverOf(flags: string[], env: Env, file: ConfigFile): string {
   return server;
 }
 
-/** A client config for one tunnel, from the CLI's words and the config file. */
-function tunnelConfig(target: string, session: string, server: string, token: string | undefined, rest: string[], env: Env): ClientConfig {
+/** A client config for one tunnel: the CLI's words and the config file give the entry, session, token and target. */
+function tunnelConfig(target: string, flags: ClientFlags & { server: string; session: string }, env: Env): ClientConfig {
   // Checked first: the error then names the argument as the user typed it.
   localTarget("target", target);
   // The token goes through memory only: never an argument of another process, never printed.
-  return clientConfig(["--server", server, "--session", session, "--token", token ?? "open", "--to", target, ...rest], {
-    ...env,
-    TUNNEL_SERVER: undefined,
-    TUNNEL_SESSION: undefined,
-    TUNNEL_TOKEN: undefined,
-    TUNNEL_TARGET: undefined,
-  });
+  return clientConfigFrom({ ...flags, token: flags.token ?? "open", to: target }, env);
 }
 
 async function httpCommand(args: string[], env: Env): Promise<void> {
   if (args.includes("--help") || args.includes("-h")) return void console.log(HTTP_USAGE);
   const file = readConfigFile(configPath(env));
-  const servers = takeAll(args, "server");
-  const session = takeOption(args, "session") ?? (env.TUNNEL_SESSION || randomSessionName());
-  if (!SESSION_NAME_PATTERN.test(session)) {
-    throw new ConfigError(`Invalid session name: ${JSON.stringify(session)} (use 1-63 of a-z, 0-9 and -)`);
-  }
-  const flagToken = takeOption(args, "token");
-  if (flagToken !== undefined) console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", session));
-  const token = flagToken ?? (env.TUNNEL_TOKEN || file.tokens[session]); // an empty variable counts as unset
-  const rest = clientOptions(args);
-  const unknown = args.find((a) => a.startsWith("-"));
+  const { flags, rest } = scanFlags(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS], args);
+  const session = sessionName(flags.session ?? (env.TUNNEL_SESSION || randomSessionName()));
+  if (flags.token !== undefined) console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", session));
+  const token = flags.token ?? (env.TUNNEL_TOKEN || file.tokens[session]); // an empty variable counts as unset
+  const unknown = rest.find((a) => a.startsWith("-"));
   if (unknown) throw new ConfigError(`Unknown option ${unknown} (tunnel2 http --help lists them)`);
-  if (args.length !== 1) {
+  if (rest.length !== 1) {
     throw new ConfigError(
-      args.length === 0 ? "What to expose? e.g.  tunnel2 http 3000  (a port, host:port or URL)" : `One target only, got: ${args.join(" ")}`,
+      rest.length === 0 ? "What to expose? e.g.  tunnel2 http 3000  (a port, host:port or URL)" : `One target only, got: ${rest.join(" ")}`,
     );
   }
-  const config = tunnelConfig(args[0], session, serverOf(servers, env, file), token, rest, env);
+  const config = tunnelConfig(rest[0], { ...flags, server: serverOf(flags.server, env, file), session, token }, env);
   const { runTunnels } = await import("../wiring/run-client.ts");
   await runTunnels([config], { dashboard: true });
 }
@@ -143,14 +101,14 @@ async function startCommand(args: string[], env: Env): Promise<void> {
   if (args.includes("--help") || args.includes("-h")) return void console.log(START_USAGE);
   const path = configPath(env);
   const file = readConfigFile(path);
-  const server = serverOf(takeAll(args, "server"), env, file);
+  const { flags, rest } = scanFlags(CLIENT_OPTIONS, ["server", ...TUNNEL_FLAGS], args);
+  const server = serverOf(flags.server, env, file);
   const tunnels = Object.entries(file.tunnels);
   if (tunnels.length === 0) {
     throw new ConfigError(`No tunnels in ${path}: add one with  tunnel2 config add-tunnel SESSION 3000`);
   }
-  const rest = clientOptions(args);
-  if (args.length > 0) throw new ConfigError(`Unexpected ${args.join(" ")} (tunnel2 start --help)`);
-  const configs = tunnels.map(([session, tunnel]) => tunnelConfig(tunnel.to, session, server, file.tokens[session], rest, env));
+  if (rest.length > 0) throw new ConfigError(`Unexpected ${rest.join(" ")} (tunnel2 start --help)`);
+  const configs = tunnels.map(([session, tunnel]) => tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session] }, env));
   const { runTunnels } = await import("../wiring/run-client.ts");
   await runTunnels(configs, { dashboard: true });
 }
@@ -199,10 +157,6 @@ async function configCommand(args: string[], env: Env): Promise<void> {
   const arity = (n: number, usage: string) => {
     if (rest.length !== n) throw new ConfigError(`Usage: tunnel2 config ${usage}`);
   };
-  const session = (name: string) => {
-    if (!SESSION_NAME_PATTERN.test(name)) throw new ConfigError(`Invalid session name: ${JSON.stringify(name)} (use 1-63 of a-z, 0-9 and -)`);
-    return name;
-  };
   switch (action) {
     case "path":
       console.log(path);
@@ -216,7 +170,7 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     }
     case "set-server": {
       arity(1, "set-server URL");
-      clientConfig(["--server", rest[0], "--session", "x", "--token", "", "--to", "1"], {}); // checks the URL(s)
+      readOption(CLIENT_OPTIONS, "server", rest[0]); // checks the URL(s)
       const file = readConfigFile(path);
       writeConfigFile(path, { ...file, server: rest[0] });
       console.log(`Saved the entry ${rest[0]} in ${path}`);
@@ -224,7 +178,7 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     }
     case "add-token": {
       arity(2, "add-token SESSION -   (the token typed unseen, or piped in; TOKEN in place of - works but shows in ps)");
-      const name = session(rest[0]);
+      const name = sessionName(rest[0]);
       if (rest[1] !== "-") console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", name));
       const token = rest[1] === "-" ? await readToken(name) : rest[1];
       if (!token) throw new ConfigError("Empty token");
@@ -237,7 +191,7 @@ async function configCommand(args: string[], env: Env): Promise<void> {
       arity(2, "add-tunnel SESSION PORT|HOST:PORT|URL");
       localTarget("target", rest[1]);
       const file = readConfigFile(path);
-      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [session(rest[0])]: { to: rest[1] } } });
+      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(rest[0])]: { to: rest[1] } } });
       console.log(`Saved tunnel "${rest[0]}" -> ${rest[1]} in ${path}; run them all with  tunnel2 start`);
       return;
     }

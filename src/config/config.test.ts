@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLIENT_OPTIONS } from "./client-options.ts";
 import { clientConfig, ConfigError, entryConfig } from "./config.ts";
+import { ENTRY_OPTIONS } from "./entry-options.ts";
+import { labelOf, type Option, type OptionTable, programFlags, readOptions, usage } from "./option-table.ts";
 
 describe("entryConfig()", () => {
   test("defaults", () => {
@@ -128,5 +134,183 @@ describe("clientConfig()", () => {
     }
     expect(to("https://127.0.0.1:8443").localPort).toBe(false);
     expect(to("192.168.1.5:8080").target.href).toBe("http://192.168.1.5:8080/");
+  });
+});
+
+type Table = OptionTable<Record<string, Option<unknown>>>;
+
+/** A valid text for options whose kind has no bounds or choices to take one from. */
+const SAMPLES: Record<string, string> = {
+  hostname: "10.0.0.1",
+  domain: "Tunnel.Example.com",
+  secret: "s3cret",
+  rateLimitRps: "2.5",
+  tiers: '{"tiers":{"free":{"rps":1}},"sessions":{"*":"free"}}',
+  dashboardToken: "t0k3n",
+  tlsCert: "cert.pem",
+  tlsKey: "key.pem",
+  redisUrl: "redis://127.0.0.1:6379",
+  peerUrl: "http://peer.internal:8080/",
+  peerSecret: "peer-s3cret",
+  instanceId: "entry-1",
+  uplinkTimings: '{"pingEveryMs":100,"silenceMs":400}',
+  server: "http://a:1,http://b:2",
+  session: "my-app",
+  token: "t",
+  to: "3000",
+  inspect: "127.0.0.1:5050",
+};
+
+/** A value each option refuses, with what it is told, where its kind alone cannot say (no bounds or choices). */
+const BAD: Record<string, [raw: string, message: string]> = {
+  domain: ["a b", 'Invalid TUNNEL_DOMAIN: "a b"'],
+  rateLimitRps: ["-1", 'Invalid RATE_LIMIT_RPS: "-1" (expected a positive number)'],
+  tiers: ["{", "TUNNEL_TIERS is not valid JSON"],
+  redisUrl: ["http://r:6379", 'Invalid REDIS_URL: it must start with redis:// or rediss:// (got "http://r:6379")'],
+  peerUrl: ["ftp://peer", 'Invalid TUNNEL_PEER_URL: "ftp://peer" (expected http:// or https://)'],
+  uplinkTimings: ["{", "Invalid TUNNEL_UPLINK_TIMINGS: not JSON"],
+  server: ["http://a:1,ws://b:2", 'Invalid --server (or TUNNEL_SERVER): "ws://b:2" (expected http:// or https://)'],
+  session: ["My_App", 'Invalid session name: "My_App" (use 1-63 of a-z, 0-9 and -)'],
+  to: ["ftp://localhost:3000", 'Invalid --to (or TUNNEL_TARGET): "ftp://localhost:3000" (expected http:// or https://)'],
+  inspect: ["here:there", 'Invalid --inspect (TUNNEL_INSPECT): "here:there" (expected ADDR:PORT such as 127.0.0.1:4040, a port, or off)'],
+};
+
+/** Options that take any text: nothing to refuse. */
+const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect"]);
+
+/** A valid text other than the default: a bound, another choice, or the sample. */
+function sampleOf(o: Option<unknown>, key: string): string {
+  if (o.switch) return "true";
+  const { min, max, choices } = o.kind;
+  if (min !== undefined && max !== undefined) return String(o.default === min ? max : min);
+  if (choices) return choices.find((c) => o.kind.parse(c, "") !== o.default)!;
+  return SAMPLES[key];
+}
+
+/** A value the option refuses and the message the table gives it. */
+function badOf(table: Table, o: Option<unknown>, key: string): [string, string] | undefined {
+  const label = labelOf(table, o);
+  if (o.kind.max !== undefined) return [String(o.kind.max + 1), `Invalid ${label}: "${o.kind.max + 1}" (expected ${o.kind.expected})`];
+  if (o.kind.choices) return ["nope", `Invalid ${label}: "nope" (expected ${o.kind.expected})`];
+  return BAD[key];
+}
+
+for (const [name, table] of [["entry", ENTRY_OPTIONS], ["client", CLIENT_OPTIONS]] as [string, Table][]) {
+  describe(`${name} options, each from the table`, () => {
+    const read = (args: string[], env: Record<string, string> = {}) => readOptions(table, programFlags(table, args), env);
+
+    test.each(Object.entries(table.options))("%s: its flag, its variable, its default, and a value it refuses", (key, o) => {
+      const raw = sampleOf(o, key);
+      expect(raw).toBeDefined();
+      const value = o.kind.parse(raw, labelOf(table, o));
+      expect(value).not.toEqual(o.default);
+      if (o.flag) expect(read(o.switch ? [`--${o.flag}`] : [`--${o.flag}`, raw])[key]).toEqual(value);
+      if (o.env) {
+        expect(read([], { [o.env]: raw })[key]).toEqual(value);
+        if (o.flag && !o.switch) expect(read([`--${o.flag}`, raw], { [o.env]: sampleOf({ ...o, default: value }, key) })[key]).toEqual(value);
+      }
+      if (o.required) {
+        expect(() => read([])[key]).toThrow(`Missing ${labelOf(table, o)}`);
+      } else {
+        expect(read([])[key]).toEqual(o.default);
+        if (o.env && !o.keepEmpty) expect(read([], { [o.env]: "" })[key]).toEqual(o.default);
+      }
+      const bad = badOf(table, o, key);
+      expect(bad !== undefined || ANY_TEXT.has(key)).toBe(true);
+      if (bad) {
+        const [badRaw, message] = bad;
+        expect(() => read(o.flag ? [`--${o.flag}=${badRaw}`] : [], o.flag ? {} : { [o.env!]: badRaw })[key]).toThrow(message);
+      }
+    });
+
+    test("--help lists every option: its flag, its variable and its default", () => {
+      let help = "";
+      try {
+        programFlags(table, ["--help"]);
+      } catch (err) {
+        help = (err as Error).message;
+      }
+      expect(help).toBe(usage(table));
+      expect(help).toStartWith("Usage:");
+      for (const o of Object.values(table.options)) {
+        const line = help.split("\n").find((l) => (o.flag ? l.startsWith(`  --${o.flag} `) : l.trim().startsWith(o.env!)))!;
+        expect(line).toBeDefined();
+        if (o.env) expect(line).toContain(` ${o.env} `);
+        if (o.shown) expect(help).toContain(o.shown);
+      }
+    });
+  });
+}
+
+describe("entryConfig() puts the options together", () => {
+  test("each simple option reaches the field of its name", () => {
+    const defaults = entryConfig([], {}) as unknown as Record<string, unknown>;
+    for (const [key, o] of Object.entries(ENTRY_OPTIONS.options)) {
+      if (!(key in defaults) || !o.flag) continue;
+      const raw = sampleOf(o, key);
+      expect((entryConfig([`--${o.flag}`, raw], {}) as unknown as Record<string, unknown>)[key]).toEqual(o.kind.parse(raw, key));
+    }
+    expect(defaults.dashboardTickMs).toBe(1000);
+    expect(entryConfig(["--dashboard-tick-ms", "100"], {}).dashboardTickMs).toBe(100);
+    expect(entryConfig([], { TUNNEL_DASHBOARD_TICK_MS: "10" }).dashboardTickMs).toBe(10);
+    expect(() => entryConfig([], { TUNNEL_DASHBOARD_TICK_MS: "9" })).toThrow('Invalid TUNNEL_DASHBOARD_TICK_MS: "9" (expected an integer from 10 to 60000)');
+  });
+
+  test("rate limit: burst defaults to a second's worth and needs a rate", () => {
+    expect(entryConfig([], {}).rateLimit).toBeUndefined();
+    expect(entryConfig(["--rate-limit-rps", "2.5"], {}).rateLimit).toEqual({ rps: 2.5, burst: 3 });
+    expect(entryConfig([], { RATE_LIMIT_RPS: "0.2", RATE_LIMIT_BURST: "7" }).rateLimit).toEqual({ rps: 0.2, burst: 7 });
+    expect(entryConfig([], { RATE_LIMIT_RPS: "0.2" }).rateLimit).toEqual({ rps: 0.2, burst: 1 });
+    expect(() => entryConfig([], { RATE_LIMIT_BURST: "7" })).toThrow("RATE_LIMIT_BURST needs RATE_LIMIT_RPS");
+  });
+
+  test("TLS: both files, PEM; public URLs then default to https", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tunnel2-config-"));
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    writeFileSync(cert, "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+    writeFileSync(key, "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n");
+    const c = entryConfig(["--tls-cert", cert], { TUNNEL_TLS_KEY: key });
+    expect(c.tls?.cert).toContain("BEGIN CERTIFICATE");
+    expect(c.publicScheme).toBe("https");
+    expect(entryConfig(["--tls-cert", cert, "--tls-key", key, "--public-scheme", "http"], {}).publicScheme).toBe("http");
+    expect(entryConfig([], {}).publicScheme).toBe("http");
+    expect(() => entryConfig(["--tls-cert", cert], {})).toThrow("TLS needs both --tls-cert and --tls-key");
+    expect(() => entryConfig(["--tls-cert", key, "--tls-key", key], {})).toThrow("is not PEM");
+    expect(() => entryConfig(["--tls-cert", join(dir, "none"), "--tls-key", key], {})).toThrow("Cannot read --tls-cert file");
+  });
+
+  test("several entries: REDIS_URL needs a secret; the peer URL and instance id follow Fly", () => {
+    expect(entryConfig([], { TUNNEL_PEER_URL: "ftp://ignored-without-redis" }).cluster).toBeUndefined();
+    expect(() => entryConfig(["--redis-url", "redis://r:6379"], {})).toThrow("REDIS_URL needs TUNNEL_SECRET or TUNNEL_PEER_SECRET");
+    const c = entryConfig(["--redis-url", "redis://r:6379", "--peer-url", "http://me:8080/"], { TUNNEL_SECRET: "s", TUNNEL_INSTANCE_ID: "a1" });
+    expect(c.cluster).toEqual({ redisUrl: "redis://r:6379", instanceId: "a1", peerUrl: "http://me:8080", flyMachineId: undefined, peerSecret: "s" });
+    const fly = entryConfig(["--port", "9000"], { REDIS_URL: "redis://r", TUNNEL_PEER_SECRET: "p", FLY_MACHINE_ID: "m1", FLY_APP_NAME: "app" });
+    expect(fly.cluster).toMatchObject({ instanceId: "m1", peerUrl: "http://m1.vm.app.internal:9000", flyMachineId: "m1", peerSecret: "p" });
+    expect(fly.trustProxy).toBe(true);
+    expect(() => entryConfig([], { REDIS_URL: "redis://r", TUNNEL_SECRET: "s", TUNNEL_INSTANCE_ID: "a b" })).toThrow('Invalid instance id "a b"');
+  });
+
+  test("tiers: inline JSON or a file", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tunnel2-tiers-")), "tiers.json");
+    writeFileSync(file, SAMPLES.tiers);
+    expect(entryConfig(["--tiers", file], {}).tiers).toEqual(entryConfig([], { TUNNEL_TIERS: SAMPLES.tiers }).tiers!);
+    expect(() => entryConfig([], { TUNNEL_TIERS: `${file}.none` })).toThrow("Cannot read TUNNEL_TIERS file");
+  });
+});
+
+describe("clientConfig() puts the options together", () => {
+  const base = ["--server", "http://127.0.0.1:8080", "--session", "my-app", "--token", "t", "--to", "3000"];
+
+  test("the inspector: --no-inspect or off turns it off", () => {
+    expect(clientConfig(base, {}).inspect).toEqual({ hostname: "127.0.0.1", port: 4040, explicit: false });
+    expect(clientConfig([...base, "--inspect", "[::1]:5000"], {}).inspect).toEqual({ hostname: "::1", port: 5000, explicit: true });
+    expect(clientConfig([...base, "--no-inspect"], { TUNNEL_INSPECT: "127.0.0.1:5000" }).inspect).toBeUndefined();
+    expect(clientConfig(base, { TUNNEL_INSPECT: "off" }).inspect).toBeUndefined();
+  });
+
+  test("an empty token is a token; an empty session is missing", () => {
+    expect(clientConfig(base.map((a) => (a === "t" ? "" : a)), {}).token).toBe("");
+    expect(() => clientConfig(base.map((a) => (a === "my-app" ? "" : a)), {})).toThrow("Missing --session (or TUNNEL_SESSION)");
   });
 });

@@ -220,7 +220,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   const endFeeds = addDashboardRoutes(app, feed, {
     onCut: (reason, readers) => log.info("dashboard feed reader cut", { reason, readers }),
   });
-  const feedTimer = setInterval(() => feed.tick(), 1000);
+  const feedTimer = setInterval(() => feed.tick(), config.dashboardTickMs);
   (feedTimer as { unref?: () => void }).unref?.();
 
   app.notFound((c) => c.text(`Not found: ${c.req.path}\n`, 404));

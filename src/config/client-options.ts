@@ -1,0 +1,149 @@
+import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { ConfigError } from "./config-error.ts";
+import { choice, httpUrl, integer, present, text } from "./option-kinds.ts";
+import { type Kind, type Option, option, type OptionTable } from "./option-table.ts";
+import { SHARED_OPTIONS } from "./shared-options.ts";
+
+/** The request inspector's address: 127.0.0.1:4040 unless told. */
+export interface InspectAddress {
+  hostname: string;
+  port: number;
+  /** Given by the user: that port or an error. The default moves on to the next free port instead. */
+  explicit: boolean;
+}
+
+export const DEFAULT_INSPECT: InspectAddress = { hostname: "127.0.0.1", port: 4040, explicit: false };
+
+/**
+ * `--inspect` as users write it: `ADDR:PORT`, `[IPv6]:PORT` or a port alone
+ * (loopback; port 0: any free one); `off` (TUNNEL_INSPECT=off) turns it off
+ * like `--no-inspect`.
+ */
+const inspectAddress: Kind<InspectAddress | undefined> = {
+  expected: "ADDR:PORT such as 127.0.0.1:4040, a port, or off",
+  parse(raw, label) {
+    const given = raw.trim();
+    if (/^(off|false|no|0)$/i.test(given)) return undefined;
+    const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(given);
+    const port = Number(match?.[2]);
+    if (!match || port > 65535) throw new ConfigError(`Invalid ${label}: ${JSON.stringify(raw)} (expected ${inspectAddress.expected})`);
+    return { hostname: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port, explicit: true };
+  },
+};
+
+/** A session name, `[a-z0-9-]{1,63}`. */
+export function sessionName(raw: string): string {
+  if (!SESSION_NAME_PATTERN.test(raw)) throw new ConfigError(`Invalid session name: ${JSON.stringify(raw)} (use 1-63 of a-z, 0-9 and -)`);
+  return raw;
+}
+
+/**
+ * The entries from `--server` values (or TUNNEL_SERVER), comma-separated:
+ * empty pieces skipped, each piece checked (the error names it), later ones
+ * with an origin already listed dropped (uplinks dial only the origin, so
+ * those are the same entry).
+ */
+const serverList: Kind<URL[]> = {
+  parse(raw, label) {
+    const byOrigin = new Map<string, URL>();
+    for (const piece of raw.split(",")) {
+      const given = piece.trim();
+      if (given === "") continue;
+      const url = httpUrl(label, given);
+      if (!byOrigin.has(url.origin)) byOrigin.set(url.origin, url);
+    }
+    if (byOrigin.size === 0) throw new ConfigError(`Missing ${label}`);
+    return [...byOrigin.values()];
+  },
+};
+
+/**
+ * A target as users write it: a port (`3000`), `host:port`, or a URL. A
+ * port alone, or `localhost` with a port, means this machine's loopback on
+ * whichever of 127.0.0.1 and ::1 the app listens on (`localPort`).
+ */
+export function localTarget(name: string, raw: string | undefined): { target: URL; localPort: boolean } {
+  if (raw === undefined || raw === "") throw new ConfigError(`Missing ${name}`);
+  let given = raw.trim();
+  if (/^\d+$/.test(given)) given = `localhost:${given}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) given = `http://${given}`;
+  const target = httpUrl(name, given);
+  if (target.port === "" && /^\d+$/.test(raw.trim())) throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)}`);
+  if (target.port !== "" && (Number(target.port) < 1 || Number(target.port) > 65535)) {
+    throw new ConfigError(`Invalid ${name}: port ${target.port} (expected 1-65535)`);
+  }
+  const localPort = target.hostname === "localhost";
+  if (localPort) target.hostname = "127.0.0.1";
+  return { target, localPort };
+}
+
+/**
+ * The client's options (`src/client.ts`; `tunnel2 http` and `tunnel2 start`
+ * take them too, the target and the session from their own words): each is
+ * `--flag`, else its variable, else its default. `clientConfig()` turns them
+ * into a `ClientConfig`; docs/configuration.md lists the same rows.
+ */
+export const CLIENT_OPTIONS = {
+  usage: "Usage: bun run src/client.ts --server URL[,URL…] --session NAME --token TOKEN --to URL [options]\n" +
+    "  (or deno task client …; each option also reads its environment variable)",
+  naming: "flag",
+  options: {
+    server: option({
+      flag: "server",
+      env: "TUNNEL_SERVER",
+      arg: "URL",
+      kind: serverList,
+      required: true,
+      multiple: true,
+      help: "the entry, e.g. http://127.0.0.1:8080; several: repeat the flag\n" +
+        "or separate with commas (env: commas); uplinks start on the\nfirst and move to the next when one fails or goes away",
+    }),
+    session: option({
+      flag: "session",
+      env: "TUNNEL_SESSION",
+      arg: "NAME",
+      kind: { parse: sessionName },
+      required: true,
+      help: "session name: [a-z0-9-]{1,63}",
+    }),
+    token: option({ flag: "token", env: "TUNNEL_TOKEN", arg: "TOKEN", kind: text, required: true, keepEmpty: true, help: "the session's token" }),
+    to: option({
+      flag: "to",
+      env: "TUNNEL_TARGET",
+      arg: "URL",
+      kind: { parse: (raw, label) => localTarget(label, raw) },
+      required: true,
+      help: "the local service, e.g. http://127.0.0.1:3000, or a port",
+    }),
+    uplinks: option({ flag: "uplinks", env: "TUNNEL_UPLINKS", arg: "N", kind: integer(1, 64), default: 2, help: "WebSocket uplinks to open" }),
+    maxConns: option({
+      flag: "max-conns",
+      env: "TUNNEL_MAX_CONNS",
+      arg: "N",
+      kind: integer(1, 100_000),
+      default: 1024,
+      help: "concurrent requests to the target",
+    }),
+    windowBytes: SHARED_OPTIONS.windowBytes,
+    logFormat: option({
+      flag: "log-format",
+      env: "TUNNEL_LOG_FORMAT",
+      arg: "text|json",
+      kind: choice("text", "json"),
+      default: "text",
+      label: "log format",
+      help: "log lines as text or json; text adds a live status line on a terminal",
+    }),
+    inspect: option({
+      flag: "inspect",
+      env: "TUNNEL_INSPECT",
+      arg: "ADDR:PORT",
+      kind: inspectAddress,
+      default: DEFAULT_INSPECT,
+      shown: "127.0.0.1:4040, the next free port if taken",
+      help: "the request inspector's address; loopback only unless told\notherwise",
+    }),
+    noInspect: option({ flag: "no-inspect", kind: present, switch: true, default: false, help: "no request inspector (TUNNEL_INSPECT=off)" }),
+    uplinkTimings: SHARED_OPTIONS.uplinkTimings,
+  },
+} satisfies OptionTable<Record<string, Option<unknown>>>;
