@@ -112,7 +112,7 @@ export function startAgent(
         uplinkServers[index] = undefined;
       }
       if (stopped) return;
-      if (end.code === CloseCode.Unauthorized) {
+      if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused) {
         stopped = true;
         events.onRefused(end.reason || "session refused");
         return;

@@ -98,6 +98,7 @@ export function runUplink(
         session: config.session,
         token: config.token,
         window: config.windowBytes,
+        ...(config.access ? { access: config.access as Record<string, unknown> } : {}),
       })));
     };
     ws.onmessage = (event) => {

@@ -1,6 +1,10 @@
 import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import { ConfigError } from "./config-error.ts";
-import { choice, httpUrl, integer, present, text } from "./option-kinds.ts";
+import { choice, commaList, httpUrl, integer, present, text } from "./option-kinds.ts";
+import { credentialProblem } from "../access/basic-auth.ts";
+import { emailPatternProblem } from "../access/email-pattern.ts";
+import { rangeProblem } from "../access/ip-range.ts";
+import { parseWebhookProvider } from "../access/webhook-signature.ts";
 import { type Kind, type Option, option, type OptionTable } from "./option-table.ts";
 import { SHARED_OPTIONS } from "./shared-options.ts";
 
@@ -28,6 +32,31 @@ const inspectAddress: Kind<InspectAddress | undefined> = {
     const port = Number(match?.[2]);
     if (!match || port > 65535) throw new ConfigError(`Invalid ${label}: ${JSON.stringify(raw)} (expected ${inspectAddress.expected})`);
     return { hostname: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port, explicit: true };
+  },
+};
+
+/** Comma-separated items, each checked by `problem` (the message names the option and the item's place, never a password). */
+function checkedList(problem: (item: string) => string | undefined): Kind<string[]> {
+  return {
+    parse(raw, label) {
+      const items = commaList.parse(raw, label);
+      items.forEach((item, i) => {
+        const why = problem(item);
+        if (why) throw new ConfigError(`Invalid ${label}: item ${i + 1}: ${why}`);
+      });
+      return items;
+    },
+  };
+}
+
+const webhookProvider: Kind<string> = {
+  parse(raw, label) {
+    try {
+      parseWebhookProvider(raw);
+    } catch (err) {
+      throw new ConfigError(`Invalid ${label}: ${(err as Error).message}`);
+    }
+    return raw.trim();
   },
 };
 
@@ -145,5 +174,39 @@ export const CLIENT_OPTIONS = {
     }),
     noInspect: option({ flag: "no-inspect", kind: present, switch: true, default: false, help: "no request inspector (TUNNEL_INSPECT=off)" }),
     uplinkTimings: SHARED_OPTIONS.uplinkTimings,
+    basicAuth: option({
+      flag: "basic-auth",
+      env: "TUNNEL_BASIC_AUTH",
+      arg: "USER:PASS",
+      kind: checkedList(credentialProblem),
+      multiple: true,
+      group: "Who may reach the tunnel (enforced by the entry; see docs/access.md)",
+      help: "visitors must log in as one of these; several: repeat or use\ncommas (prefer the variable: a flag shows in ps)",
+    }),
+    allowIp: option({
+      flag: "allow-ip",
+      env: "TUNNEL_ALLOW_IP",
+      arg: "CIDR",
+      kind: checkedList(rangeProblem),
+      multiple: true,
+      help: "only visitors from these addresses or ranges (IPv4, IPv6)",
+    }),
+    denyIp: option({ flag: "deny-ip", env: "TUNNEL_DENY_IP", arg: "CIDR", kind: checkedList(rangeProblem), multiple: true, help: "no visitors from these addresses or ranges" }),
+    verifyWebhook: option({
+      flag: "verify-webhook",
+      env: "TUNNEL_VERIFY_WEBHOOK",
+      arg: "PROVIDER",
+      kind: webhookProvider,
+      help: "only requests signed by github, stripe, slack or\nhmac-sha256:HEADER, with TUNNEL_WEBHOOK_SECRET",
+    }),
+    webhookSecret: option({ env: "TUNNEL_WEBHOOK_SECRET", kind: text, help: "the webhook signing secret (environment only)" }),
+    oidcAllow: option({
+      flag: "oidc-allow",
+      env: "TUNNEL_OIDC_ALLOW",
+      arg: "PATTERN",
+      kind: checkedList(emailPatternProblem),
+      multiple: true,
+      help: "visitors must sign on (the entry's provider) as one of these:\nalice@acme.com or *@acme.com",
+    }),
   },
 } satisfies OptionTable<Record<string, Option<unknown>>>;

@@ -159,6 +159,16 @@ const SAMPLES: Record<string, string> = {
   token: "t",
   to: "3000",
   inspect: "127.0.0.1:5050",
+  policy: '{"sessions":{"*":{"denyIp":["192.0.2.0/24"]}}}',
+  oidcIssuer: "https://id.example.com/",
+  oidcClientId: "tunnel2",
+  oidcClientSecret: "s3cret",
+  basicAuth: "alice:pw,bob:pa:ss",
+  allowIp: "203.0.113.0/24, 2001:db8::/32",
+  denyIp: "192.0.2.1",
+  verifyWebhook: "github",
+  webhookSecret: "whsec",
+  oidcAllow: "alice@acme.com,*@example.org",
 };
 
 /** A value each option refuses, with what it is told, where its kind alone cannot say (no bounds or choices). */
@@ -173,10 +183,17 @@ const BAD: Record<string, [raw: string, message: string]> = {
   session: ["My_App", 'Invalid session name: "My_App" (use 1-63 of a-z, 0-9 and -)'],
   to: ["ftp://localhost:3000", 'Invalid --to (or TUNNEL_TARGET): "ftp://localhost:3000" (expected http:// or https://)'],
   inspect: ["here:there", 'Invalid --inspect (TUNNEL_INSPECT): "here:there" (expected ADDR:PORT such as 127.0.0.1:4040, a port, or off)'],
+  policy: ['{"sessions":{"*":{"denyIp":["nope"]}}}', 'TUNNEL_POLICY: session *: deny-ip: "nope" is not an IP address or CIDR range'],
+  oidcIssuer: ["id.example.com", 'Invalid TUNNEL_OIDC_ISSUER: "id.example.com" is not a URL'],
+  basicAuth: ["alice:pw,bob", "Invalid --basic-auth (TUNNEL_BASIC_AUTH): item 2: expected USER:PASSWORD with a non-empty user"],
+  allowIp: ["10.0.0.0/33", 'Invalid --allow-ip (TUNNEL_ALLOW_IP): item 1: "10.0.0.0/33" is not an IP address or CIDR range'],
+  denyIp: ["::1/129", 'Invalid --deny-ip (TUNNEL_DENY_IP): item 1: "::1/129" is not an IP address or CIDR range'],
+  verifyWebhook: ["gitlab", 'Invalid --verify-webhook (TUNNEL_VERIFY_WEBHOOK): "gitlab" is not a webhook provider (expected github, stripe, slack or hmac-sha256:HEADER)'],
+  oidcAllow: ["alice", 'Invalid --oidc-allow (TUNNEL_OIDC_ALLOW): item 1: "alice" is not an email address or *@domain'],
 };
 
 /** Options that take any text: nothing to refuse. */
-const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect"]);
+const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect", "oidcClientId", "oidcClientSecret", "webhookSecret"]);
 
 /** A valid text other than the default: a bound, another choice, or the sample. */
 function sampleOf(o: Option<unknown>, key: string): string {

@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { UplinkTimings } from "../protocol/uplink-timings.ts";
+import { MAX_HELLO_BYTES } from "../protocol/constants.ts";
 import { CLIENT_OPTIONS, type InspectAddress } from "./client-options.ts";
 import { ConfigError } from "./config-error.ts";
 import { ENTRY_OPTIONS } from "./entry-options.ts";
 import { type Flags, programFlags, readOptions, type Values } from "./option-table.ts";
 import type { Tier, TierConfig } from "./tiers.ts";
+import type { PolicyFloor } from "../access/policy-floor.ts";
+import { type AccessRules, hasRules, readAccessRules } from "../access/access-rules.ts";
 
 export { ConfigError } from "./config-error.ts";
 export type { InspectAddress } from "./client-options.ts";
@@ -59,6 +62,13 @@ export interface EntryConfig {
   rateLimit: Tier | undefined;
   /** Named tiers and their sessions. */
   tiers: TierConfig | undefined;
+  /**
+   * Sign-on with one OpenID Connect provider, for tunnels that ask for it
+   * (--oidc-allow); its redirect URI is the control plane's /_tunnel/oidc/callback.
+   */
+  signOn: { issuer: URL; clientId: string; clientSecret: string | undefined } | undefined;
+  /** The operator's floor of access rules (TUNNEL_POLICY): what every session's visitors must pass, and what its tunnel must set. */
+  policy: PolicyFloor | undefined;
   /** When set, control-plane pages and APIs (not /healthz) require it. */
   dashboardToken: string | undefined;
   /** Log lines as text or JSON. */
@@ -130,6 +140,8 @@ export interface ClientConfig {
   logFormat: "text" | "json";
   /** Where the request inspector listens; undefined with `--no-inspect`. */
   inspect: InspectAddress | undefined;
+  /** Who may reach the tunnel, sent to the entry with each uplink's hello; undefined: everyone. */
+  access: AccessRules | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -172,6 +184,8 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     drainTimeoutMs: o.drainTimeoutMs,
     rateLimit: rateLimit(o),
     tiers: o.tiers,
+    policy: o.policy,
+    signOn: signOn(o),
     dashboardToken: o.dashboardToken,
     logFormat: o.logFormat,
     metrics: o.metrics,
@@ -223,6 +237,17 @@ function clusterConfig(o: EntryValues, env: Env): ClusterConfig | undefined {
   return { redisUrl, instanceId, peerUrl, flyMachineId, peerSecret };
 }
 
+/** TUNNEL_OIDC_ISSUER and what it needs: a client id, and TUNNEL_SECRET to sign visitors' sign-on cookies. */
+function signOn(o: EntryValues): EntryConfig["signOn"] {
+  if (!o.oidcIssuer) {
+    if (o.oidcClientId || o.oidcClientSecret) throw new ConfigError("TUNNEL_OIDC_CLIENT_ID and TUNNEL_OIDC_CLIENT_SECRET need TUNNEL_OIDC_ISSUER (the provider's URL)");
+    return undefined;
+  }
+  if (!o.oidcClientId) throw new ConfigError("TUNNEL_OIDC_ISSUER needs TUNNEL_OIDC_CLIENT_ID (this entry's client id at the provider)");
+  if (!o.secret) throw new ConfigError("TUNNEL_OIDC_ISSUER needs TUNNEL_SECRET: sign-on cookies are signed with a key derived from it (the same on every entry)");
+  return { issuer: o.oidcIssuer, clientId: o.oidcClientId, clientSecret: o.oidcClientSecret };
+}
+
 /** RATE_LIMIT_RPS, with RATE_LIMIT_BURST defaulting to one second's worth. */
 function rateLimit(o: EntryValues): Tier | undefined {
   const rps = o.rateLimitRps;
@@ -254,5 +279,42 @@ export function clientConfigFrom(flags: Flags<typeof CLIENT_OPTIONS.options>, en
     windowBytes: o.windowBytes,
     logFormat: o.logFormat,
     inspect: o.noInspect ? undefined : o.inspect,
+    access: accessRules(o),
   };
+}
+
+type ClientValues = Values<typeof CLIENT_OPTIONS.options>;
+
+/** The access options as rules, checked as the entry will check them (so a typo fails here, not at the entry). */
+function accessRules(o: ClientValues): AccessRules | undefined {
+  if (o.webhookSecret !== undefined && o.verifyWebhook === undefined) {
+    throw new ConfigError("TUNNEL_WEBHOOK_SECRET needs --verify-webhook (TUNNEL_VERIFY_WEBHOOK): github, stripe, slack or hmac-sha256:HEADER");
+  }
+  if (o.verifyWebhook !== undefined && !o.webhookSecret) {
+    throw new ConfigError(`--verify-webhook ${o.verifyWebhook} needs the signing secret in TUNNEL_WEBHOOK_SECRET (the one the sender signs with)`);
+  }
+  const nonEmpty = (list: string[] | undefined) => (list && list.length > 0 ? list : undefined);
+  const rules: AccessRules = {
+    basicAuth: nonEmpty(o.basicAuth),
+    allowIp: nonEmpty(o.allowIp),
+    denyIp: nonEmpty(o.denyIp),
+    webhook: o.verifyWebhook !== undefined ? { provider: o.verifyWebhook, secret: o.webhookSecret! } : undefined,
+    oidcAllow: nonEmpty(o.oidcAllow),
+  };
+  for (const key of Object.keys(rules) as (keyof AccessRules)[]) if (rules[key] === undefined) delete rules[key];
+  return checkedAccess(rules, "");
+}
+
+/** Rules read as the entry reads them; `where` prefixes the message (a config file's tunnel). */
+export function checkedAccess(rules: unknown, where: string): AccessRules | undefined {
+  let checked: AccessRules;
+  try {
+    checked = readAccessRules(rules);
+  } catch (err) {
+    throw new ConfigError(`${where}Invalid access rule ${(err as Error).message}`);
+  }
+  // The rules travel in the hello, which has a bound: say so here rather than be refused there.
+  const bytes = new TextEncoder().encode(JSON.stringify(checked)).byteLength;
+  if (bytes > MAX_HELLO_BYTES - 1024) throw new ConfigError(`${where}Access rules too large: ${bytes} bytes, at most ${MAX_HELLO_BYTES - 1024}`);
+  return hasRules(checked) ? checked : undefined;
 }

@@ -4,6 +4,7 @@ import { choice, httpUrl, integer, invalid, onOff, positiveNumber, text, yesNo }
 import { type Kind, type Option, option, type OptionTable } from "./option-table.ts";
 import { SHARED_OPTIONS } from "./shared-options.ts";
 import { parseTiers, type TierConfig } from "./tiers.ts";
+import { PolicyFloor } from "../access/policy-floor.ts";
 
 /** `<session>.<domain>`: a lowercase host name. */
 const domainName: Kind<string> = {
@@ -14,24 +15,26 @@ const domainName: Kind<string> = {
   },
 };
 
-/** Inline JSON, or the path of a JSON file (see `TierConfig`). */
-const tierFile: Kind<TierConfig> = {
-  parse(raw, label) {
-    let json = raw;
-    if (!raw.trimStart().startsWith("{")) {
-      try {
-        json = readFileSync(raw, "utf8");
-      } catch (err) {
-        throw new ConfigError(`Cannot read ${label} file ${JSON.stringify(raw)}: ${(err as Error).message}`);
+/** Inline JSON (it starts with `{`), or the path of a JSON file, read by `parse`, whose Error messages become the option's. */
+function jsonOrFile<T>(parse: (json: string) => T): Kind<T> {
+  return {
+    parse(raw, label) {
+      let json = raw;
+      if (!raw.trimStart().startsWith("{")) {
+        try {
+          json = readFileSync(raw, "utf8");
+        } catch (err) {
+          throw new ConfigError(`Cannot read ${label} file ${JSON.stringify(raw)}: ${(err as Error).message}`);
+        }
       }
-    }
-    try {
-      return parseTiers(json);
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-  },
-};
+      try {
+        return parse(json);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    },
+  };
+}
 
 const redisUrl: Kind<string> = {
   parse(raw, label) {
@@ -158,9 +161,26 @@ export const ENTRY_OPTIONS = {
       flag: "tiers",
       env: "TUNNEL_TIERS",
       arg: "JSON|FILE",
-      kind: tierFile,
+      kind: jsonOrFile<TierConfig>(parseTiers),
       help: "named rate tiers per session (see docs/configuration.md)",
     }),
+    policy: option({
+      flag: "policy",
+      env: "TUNNEL_POLICY",
+      arg: "JSON|FILE",
+      kind: jsonOrFile((json) => PolicyFloor.parse(json)),
+      help: "access rules every tunnel gets, by session (see docs/access.md)",
+    }),
+    oidcIssuer: option({
+      flag: "oidc-issuer",
+      env: "TUNNEL_OIDC_ISSUER",
+      arg: "URL",
+      kind: { parse: (raw, label) => httpUrl(label, raw) },
+      group: "Sign-on for tunnels that ask for it (--oidc-allow on the client)",
+      help: "the OpenID Connect provider visitors sign on with",
+    }),
+    oidcClientId: option({ flag: "oidc-client-id", env: "TUNNEL_OIDC_CLIENT_ID", arg: "ID", kind: text, help: "this entry's client id at the provider" }),
+    oidcClientSecret: option({ env: "TUNNEL_OIDC_CLIENT_SECRET", kind: text, help: "its client secret (environment only)" }),
     dashboardToken: option({
       flag: "dashboard-token",
       env: "DASHBOARD_TOKEN",

@@ -77,6 +77,11 @@ export const yesNo: Kind<boolean> = {
   },
 };
 
+/** Comma-separated items (a repeated flag reads the same way), each trimmed; empty items skipped. */
+export const commaList: Kind<string[]> = {
+  parse: (raw) => raw.split(",").map((item) => item.trim()).filter((item) => item !== ""),
+};
+
 /** A switch: given, it is on. */
 export const present: Kind<boolean> = { parse: () => true };
 

@@ -21,6 +21,7 @@ import { isWebSocketUpgrade, proxyWebSocket } from "./websocket-proxy.ts";
 import { behindTrustedProxy } from "./visitor-address.ts";
 import type { EntryCluster } from "./entry-cluster.ts";
 import { PEER_FROM, PEER_NOT_HELD } from "./peer-headers.ts";
+import type { RuleSummary } from "../access/access-rules.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -50,6 +51,14 @@ function timingSafeEqual(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/** A session's rules as /api/sessions lists them: its newest uplink's; null when everyone may reach it. */
+function accessOf(uplinks: Iterable<Uplink>): { own: RuleSummary; floor?: RuleSummary } | null {
+  let newest: Uplink | undefined;
+  for (const uplink of uplinks) if (!newest || uplink.connectedAt >= newest.connectedAt) newest = uplink;
+  const access = newest?.access;
+  return access ? { own: access.own, ...(access.floor ? { floor: access.floor } : {}) } : null;
 }
 
 /** The cluster's lines of /metrics: Redis state, entries alive, requests for sessions held elsewhere. */
@@ -91,6 +100,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     deadlines: new HeadDeadlines(config.requestTimeoutMs),
     state: deps.state,
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
+    refused: (session, reason) => metrics.refused(session, reason),
   };
   let cluster: EntryCluster | undefined;
   /**
@@ -199,6 +209,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
         url: publicUrl(session.name),
         lastMinute: metrics.recent(session.name),
         webSockets: webSockets.get(session.name) ?? 0,
+        /** Who may reach it (without secrets): the tunnel's rules and the operator's floor, as its newest uplink says. */
+        access: accessOf(session.uplinks),
         uplinks: [...session.uplinks].map((u) => ({
           id: u.id,
           connectedAt: new Date(u.connectedAt).toISOString(),

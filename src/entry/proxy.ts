@@ -16,6 +16,8 @@ import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
+import type { RefusalReason } from "../access/access-policy.ts";
+import { refuseByHead, verifiedBody } from "./access-gate.ts";
 
 /**
  * Headers the entry writes itself (X-Forwarded-*) or never passes on
@@ -30,6 +32,8 @@ const REPLACED_HEADERS = [
   "forwarded",
   "x-real-ip",
   "fly-client-ip",
+  // Only the entry vouches for a signed-on visitor's address.
+  "x-tunnel2-user-email",
   ...PEER_HEADERS,
 ];
 
@@ -108,6 +112,8 @@ export interface ProxyDeps {
   state: EntryState;
   /** Per-session rate limits (this entry's own, or shared by several entries); undefined when none is configured. */
   rateLimits: RateLimiter | undefined;
+  /** Told of each visitor a session's access rules keep out. */
+  refused?: (session: string, reason: RefusalReason) => void;
 }
 
 /** Entry-wide state the proxy consults. */
@@ -137,16 +143,25 @@ function tooManyRequests(session: string, decision: RateDecision): Response {
 
 /**
  * The checks every visitor request passes before it gets a stream: draining,
- * a connected client, the rate limit, the body limit, the stream limit.
- * Returns the uplink to use, or the answer that refuses the request.
+ * a connected client, the session's access rules (by address and
+ * credentials: `remoteAddress` is the visitor's), the rate limit, the body
+ * limit, the stream limit. Returns the uplink to use, or the answer that
+ * refuses the request.
  */
-export async function admit(request: Request, session: string, deps: ProxyDeps): Promise<Uplink | Response> {
+export async function admit(request: Request, session: string, deps: ProxyDeps, remoteAddress: string): Promise<Uplink | Response> {
   if (deps.state.draining) {
     return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
   }
   const uplink = deps.registry.pick(session);
   if (!uplink) {
     return errorResponse(502, `Bad gateway: no tunnel client is connected for session "${session}"`);
+  }
+  if (uplink.access) {
+    const refusal = refuseByHead(request, remoteAddress, session, uplink.access);
+    if (refusal) {
+      deps.refused?.(session, refusal.reason);
+      return refusal.response;
+    }
   }
   if (deps.rateLimits) {
     const decision = await deps.rateLimits.check(session);
@@ -207,15 +222,37 @@ export async function proxyRequest(
   const head = requestHead(request, forwardedFor(request, env), deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = await admit(request, session, deps);
+  const uplink = await admit(request, session, deps, env.remoteAddress);
   if (uplink instanceof Response) return uplink;
+  let body = hasBody ? request.body : null;
+  const policy = uplink.access;
+  if (policy?.basicAuth) head.headers = head.headers.filter(([name]) => name.toLowerCase() !== "authorization");
+  if (policy?.webhook) {
+    const verified = await verifiedBody(request, session, policy.webhook, deps.config.requestTimeoutMs);
+    if (verified instanceof Response) return verified;
+    if (!(verified instanceof Uint8Array)) {
+      deps.refused?.(session, verified.reason);
+      return verified.response;
+    }
+    if (hasBody) body = bytesBody(verified);
+  }
   const resumeIdle = env.suspendIdleTimeout();
   try {
-    return await forward(request, session, head, hasBody, uplink, deps, resumeIdle);
+    return await forward(request, session, head, body, uplink, deps, resumeIdle);
   } catch (err) {
     resumeIdle();
     throw err;
   }
+}
+
+/** A body already in hand, as a stream of one chunk. */
+function bytesBody(bytes: Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array<ArrayBuffer>> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 /** proxyRequest() past admission; calls `done` once the answer is complete or all but written. */
@@ -223,7 +260,7 @@ async function forward(
   request: Request,
   session: string,
   head: RequestHead,
-  hasBody: boolean,
+  body: ReadableStream<Uint8Array<ArrayBuffer>> | null,
   uplink: Uplink,
   deps: ProxyDeps,
   done: () => void,
@@ -231,13 +268,13 @@ async function forward(
   const maxBody = deps.config.maxBodyBytes;
   let stream: MuxStream;
   try {
-    stream = uplink.mux!.open(head, !hasBody);
+    stream = uplink.mux!.open(head, body === null);
   } catch (err) {
     done();
     return failureResponse(err, session);
   }
   // A body that stops arriving may not hold its stream (and the target's request) forever.
-  const bodySent = hasBody ? stream.sendBody(request.body!, ResetCode.Cancel, maxBody, deps.config.requestTimeoutMs) : undefined;
+  const bodySent = body ? stream.sendBody(body, ResetCode.Cancel, maxBody, deps.config.requestTimeoutMs) : undefined;
   const answer = await awaitResponseHead(stream, request, session, deps, bodySent);
   if (answer instanceof Response) {
     done();

@@ -1,4 +1,4 @@
-import { CloseCode, FrameKind, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
+import { CloseCode, FrameKind, MAX_HELLO_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
 import { decodeHello, encodeJson, type Hello } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
@@ -11,9 +11,9 @@ import type { UplinkSocketEvents } from "../runtime/entry-runtime.ts";
 import type { Logger } from "../log.ts";
 import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
 import { tooManyUplinks } from "./uplink-claim.ts";
+import { AccessPolicy } from "../access/access-policy.ts";
+import { readAccessRules } from "../access/access-rules.ts";
 
-/** A hello (session name, token, window) fits easily: anything bigger before the welcome is refused. */
-export const MAX_HELLO_MESSAGE_BYTES = 4096;
 
 let uplinkCounter = 0;
 
@@ -26,6 +26,8 @@ export class Uplink implements UplinkSocketEvents {
   readonly connectedAt = Date.now();
   session = "";
   mux: Mux | undefined;
+  /** Who may reach the session through this uplink (its tunnel's rules and the operator's floor); undefined: everyone. */
+  access: AccessPolicy | undefined;
   #socket: FrameSocket | undefined;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #config: EntryConfig;
@@ -79,8 +81,8 @@ export class Uplink implements UplinkSocketEvents {
     }
     try {
       if (this.#helloSeen) throw new ProtocolError("Frame before welcome");
-      if (bytes.byteLength > MAX_HELLO_MESSAGE_BYTES) {
-        throw new ProtocolError(`Hello too large: ${bytes.byteLength} bytes (at most ${MAX_HELLO_MESSAGE_BYTES})`);
+      if (bytes.byteLength > MAX_HELLO_BYTES) {
+        throw new ProtocolError(`Hello too large: ${bytes.byteLength} bytes (at most ${MAX_HELLO_BYTES})`);
       }
       const frame = decodeFrame(bytes);
       if (frame.kind !== FrameKind.Hello) throw new ProtocolError(`Expected hello, got frame kind ${frame.kind}`);
@@ -136,6 +138,16 @@ export class Uplink implements UplinkSocketEvents {
       this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`, "protocol_error");
       return;
     }
+    try {
+      const own = hello.access === undefined ? undefined : readAccessRules(hello.access);
+      this.access = AccessPolicy.compile(hello.session, own, this.#config.policy?.floorFor(hello.session));
+      if (this.access && this.access.oidcAllow.length > 0 && !this.#config.signOn) {
+        throw new Error("this entry has no sign-on provider (TUNNEL_OIDC_ISSUER) for --oidc-allow");
+      }
+    } catch (err) {
+      this.#refuse(CloseCode.AccessRefused, `Access rules refused: ${(err as Error).message}`, "access_rules");
+      return;
+    }
     const socket = this.#socket!;
     this.session = hello.session;
     this.mux = new Mux({
@@ -166,6 +178,9 @@ export class Uplink implements UplinkSocketEvents {
     this.#metrics.uplinkRejected(why);
     clearTimeout(this.#helloTimer);
     this.#log.warn("uplink refused", { uplink: this.id, session: this.#claimed, reason });
-    this.#socket?.close(code, reason.slice(0, 120));
+    // A close reason is at most 123 bytes, and a rule the tunnel sent may hold any character.
+    let cut = reason.slice(0, 120);
+    while (new TextEncoder().encode(cut).byteLength > 123) cut = cut.slice(0, -1);
+    this.#socket?.close(code, cut);
   }
 }

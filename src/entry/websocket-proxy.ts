@@ -27,8 +27,18 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   const head = { ...requestHead(request, forwardedFor(request, env), deps.config.publicScheme, false), websocket: true };
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = await admit(request, session, deps);
+  const uplink = await admit(request, session, deps, env.remoteAddress);
   if (uplink instanceof Response) return uplink;
+  const policy = uplink.access;
+  if (policy?.basicAuth) head.headers = head.headers.filter(([name]) => name.toLowerCase() !== "authorization");
+  if (policy?.webhook) {
+    // An upgrade has no body: its signature, if any, is of the empty body.
+    const verification = policy.webhook.begin(request.headers);
+    if (typeof verification === "string" || !verification.verified()) {
+      deps.refused?.(session, "webhook");
+      return errorResponse(401, `Unauthorized: session "${session}" takes only signed webhooks`);
+    }
+  }
   let stream: MuxStream;
   try {
     stream = uplink.mux!.open(head, false);

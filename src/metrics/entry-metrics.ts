@@ -1,7 +1,8 @@
 import { Histogram, WAIT_BUCKETS_MS } from "./histogram.ts";
+import type { RefusalReason } from "../access/access-policy.ts";
 
 /** Why an uplink was refused: a small fixed set, so labels stay bounded. */
-export type RejectReason = "bad_token" | "bad_session_name" | "protocol_error" | "hello_timeout" | "draining" | "too_many_uplinks";
+export type RejectReason = "bad_token" | "bad_session_name" | "protocol_error" | "hello_timeout" | "draining" | "too_many_uplinks" | "access_rules";
 
 /**
  * The label of requests whose Host names a session that has no uplink and no
@@ -21,6 +22,8 @@ export interface SessionCounters {
   requests: Map<string, number>;
   duration: Histogram;
   rateLimited: number;
+  /** Visitors refused by the session's access rules, by reason. */
+  refused: Map<RefusalReason, number>;
   /** Body bytes carried by uplinks already closed (live ones are read at scrape time). */
   closedBytesToVisitor: number;
   closedBytesToTarget: number;
@@ -35,6 +38,8 @@ export interface EntryMetrics {
   /** Counts a visitor request: under its session if that is live or has counters, else under {@linkcode UNKNOWN_SESSION}. */
   request(session: string, status: number, ms: number): void;
   writerWait(session: string, ms: number): void;
+  /** Counts a visitor kept out by the session's access rules (its request is counted by `request` too). */
+  refused(session: string, reason: RefusalReason): void;
   /** Adds a closed uplink's totals; when it was its session's last, the session's counters start to age. */
   uplinkClosed(session: string, totals: { bytesToVisitor: number; bytesToTarget: number; stalls: number }): void;
   uplinkRejected(reason: RejectReason): void;
@@ -110,6 +115,7 @@ export class MemoryMetrics implements EntryMetrics {
         requests: new Map(),
         duration: new Histogram(),
         rateLimited: 0,
+        refused: new Map(),
         closedBytesToVisitor: 0,
         closedBytesToTarget: 0,
         closedStalls: 0,
@@ -147,6 +153,12 @@ export class MemoryMetrics implements EntryMetrics {
 
   writerWait(session: string, ms: number): void {
     if (this.#known(session)) this.#counters(session).writerWait.observe(ms);
+  }
+
+  refused(session: string, reason: RefusalReason): void {
+    if (!this.#known(session)) return;
+    const c = this.#counters(session);
+    c.refused.set(reason, (c.refused.get(reason) ?? 0) + 1);
   }
 
   uplinkClosed(session: string, totals: { bytesToVisitor: number; bytesToTarget: number; stalls: number }, now = Date.now()): void {

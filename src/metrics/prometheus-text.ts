@@ -58,6 +58,10 @@ export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBy
   for (const [name, c] of counted) histogramLines("tunnel2_request_duration_seconds", `session="${label(name)}"`, c.duration, lines);
   family("tunnel2_rate_limited_total", "counter", "Requests answered 429, by session.");
   for (const [name, c] of sessions) lines.push(`tunnel2_rate_limited_total{session="${label(name)}"} ${c.rateLimited}`);
+  family("tunnel2_access_refused_total", "counter", "Visitors kept out by a session's access rules, by session and reason (basic_auth, ip_allow, ip_deny, webhook, sign_on).");
+  for (const [name, c] of sessions) {
+    for (const [reason, n] of c.refused) lines.push(`tunnel2_access_refused_total{session="${label(name)}",reason="${reason}"} ${n}`);
+  }
 
   family("tunnel2_body_bytes_total", "counter", "Body bytes carried, by session and direction.");
   family("tunnel2_flow_control_stalls_total", "counter", "Times a sender waited for window credit, by session.");

@@ -108,7 +108,12 @@ export const CloseCode = {
   NotReading: 4003,
   /** The session already holds as many uplinks as the entry allows (MAX_UPLINKS_PER_SESSION). */
   TooManyUplinks: 4004,
+  /** The entry refuses the tunnel's access rules: malformed, short of its operator's policy, or one it cannot enforce (permanent). */
+  AccessRefused: 4005,
 } as const;
+
+/** The largest message an entry takes before its welcome: the hello (session, token, window, access rules). */
+export const MAX_HELLO_BYTES = 32 * 1024;
 
 /** Path on the control plane where clients open uplinks. */
 export const CONNECT_PATH = "/_tunnel/connect";

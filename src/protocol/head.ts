@@ -163,6 +163,8 @@ export interface Hello {
   token: string;
   /** The client's receive window per stream. */
   window: number;
+  /** Who may reach the tunnel (a JSON object of rules the entry reads and enforces); absent: everyone. */
+  access?: Record<string, unknown>;
 }
 
 /** The entry's answer to an accepted Hello. */
@@ -185,7 +187,12 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (typeof o.session !== "string" || typeof o.token !== "string" || typeof o.window !== "number") {
     throw new ProtocolError("Malformed hello: needs session, token and window");
   }
-  return { session: o.session, token: o.token, window: o.window };
+  const hello: Hello = { session: o.session, token: o.token, window: o.window };
+  if (o.access !== undefined) {
+    if (typeof o.access !== "object" || o.access === null || Array.isArray(o.access)) throw new ProtocolError("Malformed hello: access is not an object");
+    hello.access = o.access as Record<string, unknown>;
+  }
+  return hello;
 }
 
 /** Decodes and validates a Welcome payload. */

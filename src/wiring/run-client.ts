@@ -10,6 +10,7 @@ import type { ClientRuntime } from "../runtime/client-runtime.ts";
 import { uplinksOn } from "../client/server-choice.ts";
 import { targetAnswers } from "../client/local-target.ts";
 import type { ClientConfig } from "../config/config.ts";
+import { ruleLines, summarize } from "../access/access-rules.ts";
 import { createLogger, escapeControls } from "../log.ts";
 import { runtimeName } from "../runtime/runtime-name.ts";
 
@@ -67,9 +68,18 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         const to = targetText(config);
         // The URL and refusal reasons come from the entry: never written to the terminal raw.
         if (format === "json") {
-          console.log(escapeControls(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "forwarding", url, to, ...(inspector && { inspector: inspector.url }) })));
+          console.log(escapeControls(JSON.stringify({
+            time: new Date().toISOString(),
+            level: "info",
+            msg: "forwarding",
+            url,
+            to,
+            ...(inspector && { inspector: inspector.url }),
+            ...(config.access && { access: summarize(config.access) }),
+          })));
         } else {
           console.log(escapeControls(`Forwarding ${url} -> ${to}`));
+          for (const line of config.access ? ruleLines(config.access) : []) console.log(escapeControls(`  access   ${line}`));
           if (inspector && ready === 0) console.log(`Inspector  ${inspector.url}  (every request, and Replay)`);
           if (options.dashboard) console.log(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
         }

@@ -1,0 +1,86 @@
+import type { AccessPolicy, RefusalReason } from "../access/access-policy.ts";
+import type { WebhookCheck } from "../access/webhook-signature.ts";
+import { errorResponse } from "./error-response.ts";
+import { joinBytes } from "../protocol/bytes.ts";
+
+/** The largest body a webhook check holds back until its signature is verified; a bigger one gets 413. */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+
+/** A visitor kept out: why (for the metrics) and the answer. */
+export interface Refusal {
+  reason: RefusalReason;
+  response: Response;
+}
+
+function refusal(reason: RefusalReason, status: number, message: string, headers: Record<string, string> = {}): Refusal {
+  const response = errorResponse(status, message);
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return { reason, response };
+}
+
+/**
+ * The checks a request's head allows: the address lists, then basic auth.
+ * `remoteAddress` is the visitor's address as the entry knows it (the
+ * socket's, a trusted proxy's, or the forwarding entry's word for it),
+ * never one a visitor's own headers claim.
+ */
+export function refuseByHead(request: Request, remoteAddress: string, session: string, policy: AccessPolicy): Refusal | undefined {
+  const byAddress = policy.addressRefusal(remoteAddress);
+  if (byAddress) return refusal(byAddress, 403, `Forbidden: session "${session}" does not take requests from your address`);
+  if (policy.basicAuth && !policy.basicAuth.allows(request.headers.get("authorization"))) {
+    return refusal("basic_auth", 401, `Unauthorized: session "${session}" needs a user name and password`, {
+      "www-authenticate": `Basic realm="${session}", charset="UTF-8"`,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * Reads a request's body (at most MAX_WEBHOOK_BODY_BYTES, within
+ * `timeoutMs`) while hashing it, and gives it back only when the webhook
+ * signature holds: the target then gets exactly the bytes that were signed.
+ */
+export async function verifiedBody(request: Request, session: string, check: WebhookCheck, timeoutMs: number): Promise<Uint8Array<ArrayBuffer> | Refusal | Response> {
+  const verification = check.begin(request.headers);
+  if (typeof verification === "string") {
+    await request.body?.cancel().catch(() => {});
+    return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: ${verification}`);
+  }
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_WEBHOOK_BODY_BYTES) {
+    await request.body?.cancel().catch(() => {});
+    return errorResponse(413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    try {
+      for (;;) {
+        const next = await Promise.race([reader.read(), late]);
+        if (next === "late") {
+          reader.cancel().catch(() => {});
+          return errorResponse(408, "Request timeout: the webhook body did not arrive in time");
+        }
+        if (next.done) break;
+        size += next.value.byteLength;
+        if (size > MAX_WEBHOOK_BODY_BYTES) {
+          reader.cancel().catch(() => {});
+          return errorResponse(413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
+        }
+        verification.update(next.value);
+        chunks.push(next.value);
+      }
+    } catch {
+      return errorResponse(400, "Bad request: the request body ended early");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (!verification.verified()) {
+    return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: the signature does not match the body`);
+  }
+  return joinBytes(chunks, size);
+}
