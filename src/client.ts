@@ -6,6 +6,11 @@
  */
 import process from "node:process";
 import { clientConfig, readConfigOrExit } from "./config/config.ts";
+import { PASSWORD_ON_COMMAND_LINE } from "./config/client-options.ts";
 import { runTunnels } from "./wiring/run-client.ts";
 
-await runTunnels([readConfigOrExit(() => clientConfig(process.argv.slice(2), process.env))]);
+const args = process.argv.slice(2);
+if (args.some((a) => a === "--basic-auth" || a.startsWith("--basic-auth="))) {
+  console.error(PASSWORD_ON_COMMAND_LINE);
+}
+await runTunnels([readConfigOrExit(() => clientConfig(args, process.env))]);

@@ -7,7 +7,10 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { type Runtime, runToEnd, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { command, type Runtime, runToEnd, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { hasRedis, startRedis } from "./helpers/redis-server.ts";
 import { rawRequest, sessionHost, visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
@@ -184,6 +187,36 @@ for (const runtime of ["bun", "deno"] as Runtime[]) {
     }, 30_000);
   });
 }
+
+describe("access rules from the tunnel2 command", () => {
+  test("config add-tunnel saves the rules (secrets from the environment), show hides them, start enforces them; http warns of a password flag", async () => {
+    const entry = await startEntry("bun");
+    const env = { TUNNEL2_CONFIG: join(mkdtempSync(join(tmpdir(), "tunnel2-access-")), "config.json"), TUNNEL_SERVER: `http://127.0.0.1:${entry.port}` };
+    const add = await runToEnd("bun", "src/cli/main.ts", ["config", "add-tunnel", "saved", String(target.port), "--allow-ip", "127.0.0.1"], {
+      ...env,
+      TUNNEL_BASIC_AUTH: "alice:from-env",
+    });
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain("access   basic auth: user alice");
+    expect(add.stdout).toContain("access   allow only from: 127.0.0.1");
+    const show = await runToEnd("bun", "src/cli/main.ts", ["config", "show"], env);
+    expect(show.stdout).toContain('"users": [');
+    expect(show.stdout).not.toContain("from-env");
+    await spawnUntil([...command("bun", "src/cli/main.ts"), "start"], env, /Forwarding/);
+    const none = await eventually(async () => {
+      const r = await visit(entry.port, "saved", "/cli/none");
+      return r.status === 502 ? undefined : r;
+    });
+    expect(none.status).toBe(401);
+    expect((await visit(entry.port, "saved", "/cli/ok", { headers: { authorization: basic("alice:from-env") } })).status).toBe(200);
+
+    const http = await spawnUntil([...command("bun", "src/cli/main.ts"), "http", String(target.port), "--session", "flagged", "--basic-auth", "bob:typed"], env, /Forwarding/);
+    expect(http.output()).toContain("Note: a password on the command line shows in ps and in shell history: set TUNNEL_BASIC_AUTH=user:pass instead");
+    expect((await visit(entry.port, "flagged", "/cli/flagged")).status).toBe(401);
+    expect((await visit(entry.port, "flagged", "/cli/flagged", { headers: { authorization: basic("bob:typed") } })).status).toBe(200);
+    expect(seenAt("/cli/").map((s) => s.path)).toEqual(["/cli/ok", "/cli/flagged"]);
+  }, 30_000);
+});
 
 describe("access rules across a cluster of two entries", () => {
   test.skipIf(!hasRedis)("a visitor landing on the other entry meets the same rules", async () => {

@@ -11,12 +11,15 @@ import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdi
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { ConfigError } from "../config/config.ts";
+import { checkedAccess, ConfigError } from "../config/config.ts";
+import type { AccessRules } from "../access/access-rules.ts";
 
 /** One tunnel of `tunnel2 start`. */
 export interface TunnelEntry {
   /** The target: a port, host:port or URL. */
   to: string;
+  /** Who may reach it (as the hello carries them; secrets may live here, the file is the owner's only). */
+  access?: AccessRules;
 }
 
 export interface ConfigFile {
@@ -72,6 +75,12 @@ export function readConfigFile(path: string): ConfigFile {
   const tunnels = record("tunnels", o.tunnels);
   for (const [session, tunnel] of Object.entries(tunnels)) {
     if (typeof (tunnel as TunnelEntry)?.to !== "string") throw new ConfigError(`${path}: tunnel "${session}" needs "to" (a port or URL)`);
+    const access = (tunnel as TunnelEntry).access;
+    if (access !== undefined) {
+      const checked = checkedAccess(access, `${path}: tunnel "${session}": `);
+      if (checked) (tunnel as TunnelEntry).access = checked;
+      else delete (tunnel as TunnelEntry).access;
+    }
   }
   return { server: o.server, tokens: tokens as Record<string, string>, tunnels: tunnels as Record<string, TunnelEntry> };
 }

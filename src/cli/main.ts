@@ -9,8 +9,9 @@
  */
 import process from "node:process";
 import pkg from "../../package.json" with { type: "json" };
-import { CLIENT_OPTIONS, localTarget, sessionName } from "../config/client-options.ts";
-import { type ClientConfig, clientConfigFrom, ConfigError } from "../config/config.ts";
+import { CLIENT_OPTIONS, localTarget, PASSWORD_ON_COMMAND_LINE, sessionName } from "../config/client-options.ts";
+import { accessFromFlags, type ClientConfig, clientConfigFrom, ConfigError } from "../config/config.ts";
+import { ruleLines, summarize } from "../access/access-rules.ts";
 import { type Flags, optionLines, readOption, scanFlags } from "../config/option-table.ts";
 import { configPath, type ConfigFile, readConfigFile, writeConfigFile } from "./config-file.ts";
 import { randomSessionName } from "./session-name.ts";
@@ -27,7 +28,7 @@ Usage:
   tunnel2 token SESSION                       print a session's token (needs TUNNEL_SECRET)
   tunnel2 config set-server URL               save the entry to use
   tunnel2 config add-token SESSION -          save a session's token (typed unseen, or piped in)
-  tunnel2 config add-tunnel SESSION TARGET    save a tunnel for tunnel2 start
+  tunnel2 config add-tunnel SESSION TARGET    save a tunnel for tunnel2 start (with access options)
   tunnel2 config remove-tunnel SESSION
   tunnel2 config show | path
   tunnel2 --version
@@ -39,13 +40,16 @@ type ClientFlags = Flags<typeof CLIENT_OPTIONS.options>;
 /** The client options `http` and `start` pass on to each tunnel as given. */
 const TUNNEL_FLAGS = ["uplinks", "maxConns", "windowBytes", "logFormat", "inspect", "noInspect"] as const;
 
+/** Who may reach the tunnel: `http` takes the access options; `start` reads each tunnel's from the config file. */
+const ACCESS_FLAGS = ["basicAuth", "allowIp", "denyIp", "verifyWebhook", "oidcAllow"] as const;
+
 /** The entry in `http` and `start`: unlike the client, they fall back on the config file. */
 const SERVER_HELP = "the entry (else the config file's; several: tried in turn)";
 
 const HTTP_USAGE = `Usage: tunnel2 http PORT|HOST:PORT|URL [options]
   A port alone (3000) or localhost:PORT reaches the app whether it listens on 127.0.0.1 or ::1.
 ${
-  optionLines(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS], {
+  optionLines(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS, ...ACCESS_FLAGS, "webhookSecret"], {
     server: SERVER_HELP,
     session: "session name [a-z0-9-]{1,63} (default: a random one,\nwhich only entries without TUNNEL_SECRET accept)",
     token: "the session's token (default: the config file's;\nprefer  tunnel2 config add-token SESSION -  to typing it here)",
@@ -81,9 +85,10 @@ function tunnelConfig(target: string, flags: ClientFlags & { server: string; ses
 async function httpCommand(args: string[], env: Env): Promise<void> {
   if (args.includes("--help") || args.includes("-h")) return void console.log(HTTP_USAGE);
   const file = readConfigFile(configPath(env));
-  const { flags, rest } = scanFlags(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS], args);
+  const { flags, rest } = scanFlags(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS, ...ACCESS_FLAGS], args);
   const session = sessionName(flags.session ?? (env.TUNNEL_SESSION || randomSessionName()));
   if (flags.token !== undefined) console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", session));
+  if (flags.basicAuth !== undefined) console.error(PASSWORD_ON_COMMAND_LINE);
   const token = flags.token ?? (env.TUNNEL_TOKEN || file.tokens[session]); // an empty variable counts as unset
   const unknown = rest.find((a) => a.startsWith("-"));
   if (unknown) throw new ConfigError(`Unknown option ${unknown} (tunnel2 http --help lists them)`);
@@ -108,7 +113,11 @@ async function startCommand(args: string[], env: Env): Promise<void> {
     throw new ConfigError(`No tunnels in ${path}: add one with  tunnel2 config add-tunnel SESSION 3000`);
   }
   if (rest.length > 0) throw new ConfigError(`Unexpected ${rest.join(" ")} (tunnel2 start --help)`);
-  const configs = tunnels.map(([session, tunnel]) => tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session] }, env));
+  const configs = tunnels.map(([session, tunnel]) => {
+    const config = tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session] }, env);
+    // A tunnel's own rules in the file replace what the environment's access variables say.
+    return tunnel.access ? { ...config, access: tunnel.access } : config;
+  });
   const { runTunnels } = await import("../wiring/run-client.ts");
   await runTunnels(configs, { dashboard: true });
 }
@@ -164,7 +173,9 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     case "show": {
       const file = readConfigFile(path);
       // Tokens are never printed: only which sessions have one.
-      const shown = { ...file, tokens: Object.fromEntries(Object.keys(file.tokens).map((s) => [s, "(saved)"])) };
+      // Nor passwords and webhook secrets: the rules as /api/sessions shows them.
+      const tunnels = Object.fromEntries(Object.entries(file.tunnels).map(([s, t]) => [s, t.access ? { ...t, access: summarize(t.access) } : t]));
+      const shown = { ...file, tokens: Object.fromEntries(Object.keys(file.tokens).map((s) => [s, "(saved)"])), tunnels };
       console.log(`${path}\n${JSON.stringify(shown, null, 2)}`);
       return;
     }
@@ -188,11 +199,19 @@ async function configCommand(args: string[], env: Env): Promise<void> {
       return;
     }
     case "add-tunnel": {
-      arity(2, "add-tunnel SESSION PORT|HOST:PORT|URL");
-      localTarget("target", rest[1]);
+      // Access rules as on tunnel2 http: flags, and secrets from the environment (TUNNEL_BASIC_AUTH, TUNNEL_WEBHOOK_SECRET).
+      const scanned = scanFlags(CLIENT_OPTIONS, [...ACCESS_FLAGS], rest);
+      const unknown = scanned.rest.find((a) => a.startsWith("-"));
+      if (unknown) throw new ConfigError(`Unknown option ${unknown} (add-tunnel takes the access options of tunnel2 http --help)`);
+      const [session, target] = scanned.rest;
+      if (scanned.rest.length !== 2) throw new ConfigError("Usage: tunnel2 config add-tunnel SESSION PORT|HOST:PORT|URL [--allow-ip CIDR …]");
+      localTarget("target", target);
+      if (scanned.flags.basicAuth !== undefined) console.error(PASSWORD_ON_COMMAND_LINE);
+      const access = accessFromFlags(scanned.flags, env);
       const file = readConfigFile(path);
-      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(rest[0])]: { to: rest[1] } } });
-      console.log(`Saved tunnel "${rest[0]}" -> ${rest[1]} in ${path}; run them all with  tunnel2 start`);
+      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(session)]: { to: target, ...(access ? { access } : {}) } } });
+      console.log(`Saved tunnel "${session}" -> ${target} in ${path}; run them all with  tunnel2 start`);
+      for (const line of access ? ruleLines(access) : []) console.log(`  access   ${line}`);
       return;
     }
     case "remove-tunnel": {

@@ -60,6 +60,10 @@ const webhookProvider: Kind<string> = {
   },
 };
 
+/** What --basic-auth on a command line costs, and what to use instead. */
+export const PASSWORD_ON_COMMAND_LINE =
+  "Note: a password on the command line shows in ps and in shell history: set TUNNEL_BASIC_AUTH=user:pass instead (or put it in the config file's tunnel)";
+
 /** A session name, `[a-z0-9-]{1,63}`. */
 export function sessionName(raw: string): string {
   if (!SESSION_NAME_PATTERN.test(raw)) throw new ConfigError(`Invalid session name: ${JSON.stringify(raw)} (use 1-63 of a-z, 0-9 and -)`);

@@ -285,6 +285,11 @@ export function clientConfigFrom(flags: Flags<typeof CLIENT_OPTIONS.options>, en
 
 type ClientValues = Values<typeof CLIENT_OPTIONS.options>;
 
+/** The access rules alone, from the access flags (by option name) and the environment: what `tunnel2 config add-tunnel` saves. */
+export function accessFromFlags(flags: Flags<typeof CLIENT_OPTIONS.options>, env: Env): AccessRules | undefined {
+  return accessRules(readOptions(CLIENT_OPTIONS, flags, env));
+}
+
 /** The access options as rules, checked as the entry will check them (so a typo fails here, not at the entry). */
 function accessRules(o: ClientValues): AccessRules | undefined {
   if (o.webhookSecret !== undefined && o.verifyWebhook === undefined) {
