@@ -69,6 +69,24 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("dashboard, en
     }
   }, 30_000);
 
+  test("shows visitors kept out by a session's access rules", async () => {
+    const entry = await startEntry(runtime, { TUNNEL_DASHBOARD_TICK_MS: "200" });
+    await startClient("bun", entry, "guarded", targetUrl, [], { TUNNEL_BASIC_AUTH: "alice:pw" });
+    const traffic = drive(entry.port, "guarded", 2); // no credentials: every request is refused
+    try {
+      const page = await openDashboard(entry.port);
+      await page.waitForFunction(
+        () => Number(document.querySelector<HTMLElement>('[data-session="guarded"]')?.dataset.refused ?? 0) > 0,
+        undefined,
+        { timeout: 15_000 },
+      );
+      const figure = page.locator('section.session[data-session="guarded"] .figures span.bad', { hasText: "refused/s" });
+      expect(await figure.count()).toBe(1);
+    } finally {
+      await traffic.stop();
+    }
+  }, 30_000);
+
   test("says so when no session is connected", async () => {
     const entry = await startEntry(runtime);
     const page = await openDashboard(entry.port);

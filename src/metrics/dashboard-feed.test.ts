@@ -18,11 +18,16 @@ describe("DashboardFeed", () => {
       for (let i = 0; i < 10; i++) metrics.request("a", 200, 4);
       metrics.request("a", 502, 4);
       metrics.writerWait("a", 0.5);
+      metrics.refused("a", "basic_auth");
+      metrics.refused("a", "ip_deny");
+      metrics.refused("a", "basic_auth");
+      metrics.refused("a", "webhook");
       bytes = 2048;
       const second = feed.tick(3_000); // two seconds later
       const a = second.sessions[0];
       expect(a.rps).toBe(5.5);
       expect(a.errors).toBe(0.5);
+      expect(a.refused).toBe(2);
       expect(a.p50).toBeGreaterThan(2.5);
       expect(a.p50).toBeLessThanOrEqual(5);
       expect(a.waitP99).toBeLessThanOrEqual(1);
@@ -31,6 +36,7 @@ describe("DashboardFeed", () => {
       expect(second.rssBytes).toBe(42);
       const quiet = feed.tick(4_000).sessions[0];
       expect(quiet.rps).toBe(0);
+      expect(quiet.refused).toBe(0);
       expect(quiet.p99).toBeNull();
     } finally {
       metrics.close();

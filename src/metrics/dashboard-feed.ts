@@ -11,6 +11,8 @@ export interface SessionPoint {
   queueBytes: number;
   rps: number;
   errors: number;
+  /** Visitors per second kept out by the session's access rules. */
+  refused: number;
   p50: number | null;
   p99: number | null;
   waitP99: number | null;
@@ -35,6 +37,7 @@ interface Previous {
   duration: Histogram;
   writerWait: Histogram;
   errors: number;
+  refused: number;
   toVisitor: number;
   toTarget: number;
 }
@@ -91,6 +94,8 @@ export class DashboardFeed {
       const duration = counters?.duration ?? new Histogram();
       const writerWait = counters?.writerWait ?? new Histogram(WAIT_BUCKETS_MS);
       const errors = counters?.requests.get("5xx") ?? 0;
+      let refused = 0;
+      for (const n of counters?.refused.values() ?? []) refused += n;
       const toVisitor = (counters?.closedBytesToVisitor ?? 0) + live.bytesToVisitor;
       const toTarget = (counters?.closedBytesToTarget ?? 0) + live.bytesToTarget;
       const before = this.#previous.get(live.name);
@@ -104,13 +109,14 @@ export class DashboardFeed {
         queueBytes: live.queuedBytes,
         rps: finite(requests.count / seconds) ?? 0,
         errors: before ? finite((errors - before.errors) / seconds) ?? 0 : 0,
+        refused: before ? finite((refused - before.refused) / seconds) ?? 0 : 0,
         p50: finite(requests.quantile(0.5)),
         p99: finite(requests.quantile(0.99)),
         waitP99: finite(waits.quantile(0.99)),
         toVisitorBps: before ? Math.max(0, Math.round((toVisitor - before.toVisitor) / seconds)) : 0,
         toTargetBps: before ? Math.max(0, Math.round((toTarget - before.toTarget) / seconds)) : 0,
       });
-      this.#previous.set(live.name, { duration: duration.copy(), writerWait: writerWait.copy(), errors, toVisitor, toTarget });
+      this.#previous.set(live.name, { duration: duration.copy(), writerWait: writerWait.copy(), errors, refused, toVisitor, toTarget });
     }
     for (const name of this.#previous.keys()) if (!seen.has(name)) this.#previous.delete(name);
     const unknown = this.#metrics.session(UNKNOWN_SESSION)?.duration.count ?? 0;

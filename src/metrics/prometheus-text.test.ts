@@ -10,12 +10,16 @@ describe("prometheusText()", () => {
     m.request("demo", 429, 0.5);
     m.writerWait("demo", 0.2);
     m.uplinkRejected("bad_token");
+    m.refused("demo", "ip_allow");
+    m.refused("demo", "ip_allow");
     m.uplinkClosed("demo", { bytesToVisitor: 10, bytesToTarget: 5, stalls: 1 });
     const text = prometheusText(m, [{ name: "demo", uplinks: 2, activeStreams: 1, webSockets: 1, queuedBytes: 0, bytesToVisitor: 90, bytesToTarget: 0, stalls: 2 }], 1234);
     m.close();
     expect(text).toContain('tunnel2_requests_total{session="demo",class="2xx"} 2');
     expect(text).toContain('tunnel2_requests_total{session="demo",class="4xx"} 1');
     expect(text).toContain('tunnel2_rate_limited_total{session="demo"} 1');
+    expect(text).toContain('tunnel2_access_refused_total{session="demo",reason="ip_allow"} 2');
+    expect(text).not.toContain('reason="basic_auth"');
     expect(text).toContain('tunnel2_request_duration_seconds_bucket{session="demo",le="0.001"} 1');
     expect(text).toContain('tunnel2_request_duration_seconds_bucket{session="demo",le="0.005"} 2');
     expect(text).toContain('tunnel2_request_duration_seconds_bucket{session="demo",le="+Inf"} 3');

@@ -10,7 +10,7 @@ const CHART_HEIGHT = 118;
 
 /** Each chart of a session card: its title and its series (key in a point, label, colour, y scale). */
 const CHARTS = [
-  { title: "requests/s", series: [["rps", "req/s", "#1565c0", "n"], ["errors", "5xx/s", "#c62828", "n"]] },
+  { title: "requests/s", series: [["rps", "req/s", "#1565c0", "n"], ["errors", "5xx/s", "#c62828", "n"], ["refused", "refused by access rules/s", "#6d4c41", "n"]] },
   { title: "latency to response head (ms)", series: [["p50", "p50", "#2e7d32", "ms"], ["p99", "p99", "#ef6c00", "ms"]] },
   { title: "active streams", series: [["streams", "streams", "#6a1b9a", "n"], ["webSockets", "of them WebSockets", "#00897b", "n"]] },
   {
@@ -147,6 +147,7 @@ function createSession(name) {
     queue: figure("queued"),
     bytes: figure("/s to visitors"),
     uplinks: figure("uplinks"),
+    refused: figure("refused/s"),
   };
   figures.rps.span.className = "rps";
   figuresEl.append(...Object.values(figures).map((f) => f.span));
@@ -186,7 +187,10 @@ function showFigures(s, p) {
   f.queue.value.textContent = formatBytes(p.queueBytes);
   f.bytes.value.textContent = formatBytes(p.toVisitorBps);
   f.uplinks.value.textContent = String(p.uplinks);
+  f.refused.value.textContent = formatNumber(p.refused ?? 0);
+  f.refused.span.classList.toggle("bad", (p.refused ?? 0) > 0);
   s.card.dataset.rps = String(p.rps);
+  s.card.dataset.refused = String(p.refused ?? 0);
 }
 
 /** Adds one feed point to the kept series. */
