@@ -2,7 +2,7 @@
  * Benchmarks: `bun run bench/run.ts [scenario…] [--quick] [--runtime=bun|deno]`.
  *
  * Scenarios: origin, throughput, open-loop, bulk, head-of-line, memory,
- * metrics-cost, ws-echo, cluster, cpu, inspector-cost (all by default). cpu: µs of
+ * metrics-cost, ws-echo, cluster, cpu, inspector-cost, access-cost (all by default). cpu: µs of
  * CPU per small request for each process (entry, client, the one-hop proxy,
  * the target), next to RPS, at c=50 and c=10, after an 8 s warm-up of each
  * system, in rotating rounds; ~3 min per runtime (`cpu --quick`: ~1 min,

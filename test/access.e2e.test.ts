@@ -223,7 +223,8 @@ describe("access rules across a cluster of two entries", () => {
     const redis = await startRedis();
     try {
       const env = (id: string) => ({ REDIS_URL: redis.url, TUNNEL_PEER_SECRET: "cluster-access", TUNNEL_INSTANCE_ID: id });
-      const [a, b] = await Promise.all([startEntry("bun", env("a")), startEntry("deno", env("b"))]);
+      // B trusts a proxy in front of it: the visitor's address is then the one the proxy names, and B vouches for it to A.
+      const [a, b] = await Promise.all([startEntry("bun", env("a")), startEntry("deno", { ...env("b"), TRUST_PROXY: "1" })]);
       await startClient("bun", a, "clustered", targetUrl, ["--deny-ip", "198.51.100.0/24"], { TUNNEL_BASIC_AUTH: "alice:pw" });
       // B learns from the directory that A holds it; until then it answers 502.
       const none = await eventually(async () => {
@@ -234,7 +235,12 @@ describe("access rules across a cluster of two entries", () => {
       expect(none.headers.get("www-authenticate")).toBe('Basic realm="clustered", charset="UTF-8"');
       const ok = await visit(b.port, "clustered", "/cl/ok", { headers: { authorization: basic("alice:pw") } });
       expect([ok.status, await ok.text()]).toEqual([200, "ok /cl/ok"]);
-      expect(seenAt("/cl/").map((s) => [s.path, s.headers.authorization])).toEqual([["/cl/ok", undefined]]);
+      const denied = await visit(b.port, "clustered", "/cl/denied", { headers: { authorization: basic("alice:pw"), "x-forwarded-for": "198.51.100.7" } });
+      expect(denied.status).toBe(403);
+      const elsewhere = await visit(b.port, "clustered", "/cl/elsewhere", { headers: { authorization: basic("alice:pw"), "x-forwarded-for": "203.0.113.1" } });
+      expect(elsewhere.status).toBe(200);
+      expect(seenAt("/cl/").map((s) => [s.path, s.headers.authorization])).toEqual([["/cl/ok", undefined], ["/cl/elsewhere", undefined]]);
+      expect(seenAt("/cl/elsewhere")[0].headers["x-forwarded-for"]).toBe("203.0.113.1");
     } finally {
       await stopAll();
       await redis.stop();

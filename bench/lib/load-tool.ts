@@ -109,6 +109,8 @@ export interface LoadOptions {
   /** Open loop: a fixed arrival rate (requests/s) instead of a closed loop. */
   rate?: number;
   tool?: ToolName;
+  /** More request headers, `Name: value` each. */
+  headers?: string[];
 }
 
 /** Runs one load and returns its figures. */
@@ -118,17 +120,18 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     case "oha":
       return parseOha(await run([
         "oha", "--no-tui", "--output-format", "json", "-z", `${o.seconds}s`, "-c", String(o.connections),
-        ...(o.rate ? ["-q", String(o.rate)] : []), "-H", `Host: ${o.host}`, o.url,
+        ...(o.rate ? ["-q", String(o.rate)] : []), "-H", `Host: ${o.host}`, ...(o.headers ?? []).flatMap((h) => ["-H", h]), o.url,
       ]));
     case "wrk":
       if (o.rate) throw new Error("wrk cannot hold a fixed arrival rate");
       return parseWrk(await run([
-        "wrk", `-t${Math.min(2, o.connections)}`, `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "--timeout", "30s", "-H", `Host: ${o.host}`, o.url,
+        "wrk", `-t${Math.min(2, o.connections)}`, `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "--timeout", "30s", "-H", `Host: ${o.host}`, ...(o.headers ?? []).flatMap((h) => ["-H", h]), o.url,
       ]));
     case "autocannon":
       return parseAutocannon(await run([
         join(ROOT, "node_modules", ".bin", "autocannon"), "--json", "-c", String(o.connections), "-d", String(o.seconds),
-        ...(o.rate ? ["--overallRate", String(o.rate)] : []), "-H", `host=${o.host}`, o.url,
+        ...(o.rate ? ["--overallRate", String(o.rate)] : []), "-H", `host=${o.host}`,
+        ...(o.headers ?? []).flatMap((h) => ["-H", `${h.slice(0, h.indexOf(":"))}=${h.slice(h.indexOf(":") + 1).trim()}`]), o.url,
       ]));
   }
 }

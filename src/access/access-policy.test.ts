@@ -48,6 +48,10 @@ describe("AccessPolicy", () => {
     expect(policy.addressRefusal("203.0.113.9")).toBe("ip_deny");
     expect(policy.addressRefusal("198.51.100.1")).toBe("ip_allow");
     expect(policy.addressRefusal("not an address")).toBe("ip_allow");
+    // Asked again and in turn (the last answer is kept): the same answers.
+    for (const [address, refusal] of [["203.0.113.9", "ip_deny"], ["203.0.113.9", "ip_deny"], ["203.0.113.8", undefined], ["203.0.113.8", undefined], ["198.51.100.1", "ip_allow"]]) {
+      expect({ address, refusal: policy.addressRefusal(address!) }).toEqual({ address, refusal });
+    }
   });
 
   test("the floor holds whatever the tunnel asks: a tunnel narrows it, never widens it", () => {

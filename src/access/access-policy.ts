@@ -23,6 +23,9 @@ export class AccessPolicy {
   readonly floor: RuleSummary | undefined;
   #allow: IpRanges[];
   #deny: IpRanges[];
+  /** The last address asked about and its answer: a visitor's requests come in runs from one address. */
+  #lastAddress: string | undefined;
+  #lastRefusal: RefusalReason | undefined;
 
   private constructor(own: AccessRules, floor: AccessRules | undefined, now: () => number) {
     this.own = summarize(own);
@@ -53,9 +56,13 @@ export class AccessPolicy {
   /** Whether the lists keep this address out: the reason, or undefined when it may pass. */
   addressRefusal(remoteAddress: string): RefusalReason | undefined {
     if (this.#allow.length === 0 && this.#deny.length === 0) return undefined;
+    if (remoteAddress === this.#lastAddress) return this.#lastRefusal;
     const address: IpAddress | undefined = parseAddress(remoteAddress);
-    for (const deny of this.#deny) if (deny.holds(address)) return "ip_deny";
-    for (const allow of this.#allow) if (!allow.holds(address)) return "ip_allow";
-    return undefined;
+    let refusal: RefusalReason | undefined;
+    if (this.#deny.some((deny) => deny.holds(address))) refusal = "ip_deny";
+    else if (this.#allow.some((allow) => !allow.holds(address))) refusal = "ip_allow";
+    this.#lastAddress = remoteAddress;
+    this.#lastRefusal = refusal;
+    return refusal;
   }
 }
