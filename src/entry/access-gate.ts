@@ -2,6 +2,8 @@ import type { AccessPolicy, RefusalReason } from "../access/access-policy.ts";
 import type { WebhookCheck } from "../access/webhook-signature.ts";
 import { errorResponse } from "./error-response.ts";
 import { joinBytes } from "../protocol/bytes.ts";
+import { emailAllowed } from "../access/email-pattern.ts";
+import { LOGOUT_PATH, type SignOn } from "./sign-on.ts";
 
 /** The largest body a webhook check holds back until its signature is verified; a bigger one gets 413. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -32,6 +34,34 @@ export function refuseByHead(request: Request, remoteAddress: string, session: s
       "www-authenticate": `Basic realm="${session}", charset="UTF-8"`,
     });
   }
+  return undefined;
+}
+
+/**
+ * Sign-on for a session that asks for it: the sign-on's own pages on the
+ * session host (its landing and logout) as a Response; a visitor with no
+ * valid sign-on is challenged (refused, "sign_on"); one signed on as an
+ * address none of the patterns takes is refused with 403. Otherwise the
+ * visitor's email is set and undefined returned: it may pass.
+ */
+export async function signOnGate(
+  request: Request,
+  session: string,
+  policy: AccessPolicy,
+  signOn: SignOn | undefined,
+  visitor: { email?: string },
+): Promise<Refusal | Response | undefined> {
+  // An entry whose provider is not discovered yet lets no one in: sign-on never fails open.
+  if (!signOn) return refusal("sign_on", 503, "Service unavailable: the entry's sign-on is not ready yet: try again in a moment");
+  const host = request.headers.get("host") ?? "";
+  const own = await signOn.sessionRoute(request, host);
+  if (own) return own;
+  const email = await signOn.identity(request, host);
+  if (email === undefined) return { reason: "sign_on", response: await signOn.challenge(request, host) };
+  if (!policy.oidcAllow.every((patterns) => emailAllowed(email, patterns))) {
+    return refusal("sign_on", 403, `Forbidden: you are signed on as ${email}, and session "${session}" does not let that address in (sign out: ${LOGOUT_PATH})`);
+  }
+  visitor.email = email;
   return undefined;
 }
 

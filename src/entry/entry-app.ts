@@ -22,6 +22,7 @@ import { behindTrustedProxy } from "./visitor-address.ts";
 import type { EntryCluster } from "./entry-cluster.ts";
 import { PEER_FROM, PEER_NOT_HELD } from "./peer-headers.ts";
 import type { RuleSummary } from "../access/access-rules.ts";
+import { OIDC_CALLBACK_PATH, type SignOn } from "./sign-on.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -40,6 +41,8 @@ export interface EntryHandler {
   fetch(request: Request, env: EntryBindings): Response | Promise<Response>;
   /** Joins a cluster of entries (REDIS_URL): sessions held elsewhere are replayed or forwarded there. */
   attachCluster(cluster: EntryCluster): void;
+  /** Signs on visitors of sessions whose tunnel asks for it (TUNNEL_OIDC_ISSUER), once the provider is discovered. */
+  attachSignOn(signOn: SignOn): void;
   /** Stops the entry's timers. */
   close(): void;
 }
@@ -158,7 +161,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   if (config.dashboardToken) {
     const expected = config.dashboardToken;
     app.use("*", async (c, next) => {
-      if (c.req.path === "/healthz" || c.req.path === CONNECT_PATH) return await next();
+      if (c.req.path === "/healthz" || c.req.path === CONNECT_PATH || c.req.path === OIDC_CALLBACK_PATH) return await next();
       const auth = c.req.header("authorization") ?? "";
       const bearer = auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
       let basic: string | undefined;
@@ -189,6 +192,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     const uplink = new Uplink({ config, registry, log, publicUrl, metrics, authorizedSession: claim });
     const response = c.env.upgradeUplink(uplink);
     return response ?? errorResponse(426, "Upgrade required: this is the tunnel2 uplink endpoint (WebSocket)");
+  });
+
+  app.get(OIDC_CALLBACK_PATH, async (c) => {
+    if (!proxyDeps.signOn) return errorResponse(404, "Not found: this entry has no sign-on provider (TUNNEL_OIDC_ISSUER)");
+    return await proxyDeps.signOn.callback(c.req.raw);
   });
 
   app.get("/healthz", (c) => (deps.state.draining ? c.text("draining", 503) : c.text("ok")));
@@ -261,6 +269,9 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   return {
     app,
+    attachSignOn(signOn) {
+      proxyDeps.signOn = signOn;
+    },
     attachCluster(joined) {
       cluster = joined;
       if (joined.rateLimiter) proxyDeps.rateLimits = joined.rateLimiter;

@@ -217,8 +217,8 @@ describe("admit()", () => {
 
   test("past the session's rate: 429 with Retry-After and RateLimit-* headers", async () => {
     const limited = deps(["--rate-limit-rps", "2", "--rate-limit-burst", "1"]);
-    expect(await admit(request(), "demo", limited, "203.0.113.7")).not.toBeInstanceOf(Response);
-    const refused = (await admit(request(), "demo", limited, "203.0.113.7")) as Response;
+    expect(await admit(request(), "demo", limited, { address: "203.0.113.7" })).not.toBeInstanceOf(Response);
+    const refused = (await admit(request(), "demo", limited, { address: "203.0.113.7" })) as Response;
     expect(refused.status).toBe(429);
     expect(Object.fromEntries([...refused.headers].filter(([name]) => name.startsWith("r")))).toEqual({
       "retry-after": "1",
@@ -228,14 +228,14 @@ describe("admit()", () => {
       "ratelimit-policy": "2;w=1",
     });
     // Another session has its own bucket.
-    expect(await admit(request(), "other", limited, "203.0.113.7")).not.toBeInstanceOf(Response);
+    expect(await admit(request(), "other", limited, { address: "203.0.113.7" })).not.toBeInstanceOf(Response);
   });
 
   test("MAX_STREAMS_PER_SESSION streams in flight: 503; a declared body over MAX_BODY_BYTES: 413", async () => {
-    const full = (await admit(request(), "demo", deps(["--max-streams-per-session", "2"], 2), "203.0.113.7")) as Response;
+    const full = (await admit(request(), "demo", deps(["--max-streams-per-session", "2"], 2), { address: "203.0.113.7" })) as Response;
     expect([full.status, await full.text()]).toEqual([503, 'Service unavailable: session "demo" has too many requests in flight\n']);
-    expect(await admit(request(), "demo", deps(["--max-streams-per-session", "2"], 1), "203.0.113.7")).not.toBeInstanceOf(Response);
-    expect(((await admit(request({ "content-length": "11" }), "demo", deps(["--max-body-bytes", "10"]), "203.0.113.7")) as Response).status).toBe(413);
-    expect(await admit(request({ "content-length": "10" }), "demo", deps(["--max-body-bytes", "10"]), "203.0.113.7")).not.toBeInstanceOf(Response);
+    expect(await admit(request(), "demo", deps(["--max-streams-per-session", "2"], 1), { address: "203.0.113.7" })).not.toBeInstanceOf(Response);
+    expect(((await admit(request({ "content-length": "11" }), "demo", deps(["--max-body-bytes", "10"]), { address: "203.0.113.7" })) as Response).status).toBe(413);
+    expect(await admit(request({ "content-length": "10" }), "demo", deps(["--max-body-bytes", "10"]), { address: "203.0.113.7" })).not.toBeInstanceOf(Response);
   });
 });

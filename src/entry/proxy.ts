@@ -3,7 +3,7 @@ import { relayAnswer } from "./answer-relay.ts";
 import { errorResponse } from "./error-response.ts";
 import { originForm } from "../http/url-parts.ts";
 import { endToEndHeaders, isGetOrHead } from "../protocol/end-to-end-headers.ts";
-import { headBytes, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
+import { headBytes, type HeaderList, MAX_HEAD_BYTES, type RequestHead, requestHeadProblem, type ResponseHead } from "../protocol/head.ts";
 import { BODY_IDLE_MESSAGE, type MuxStream } from "../mux/mux-stream.ts";
 import { StreamResetError } from "../mux/stream-reset-error.ts";
 import type { EntryConfig } from "../config/config.ts";
@@ -16,8 +16,10 @@ import type { EntryBindings } from "../runtime/entry-runtime.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
-import type { RefusalReason } from "../access/access-policy.ts";
-import { refuseByHead, verifiedBody } from "./access-gate.ts";
+import type { AccessPolicy, RefusalReason } from "../access/access-policy.ts";
+import { withoutSignOnCookies } from "./sign-on.ts";
+import { refuseByHead, signOnGate, verifiedBody } from "./access-gate.ts";
+import type { SignOn } from "./sign-on.ts";
 
 /**
  * Headers the entry writes itself (X-Forwarded-*) or never passes on
@@ -114,6 +116,14 @@ export interface ProxyDeps {
   rateLimits: RateLimiter | undefined;
   /** Told of each visitor a session's access rules keep out. */
   refused?: (session: string, reason: RefusalReason) => void;
+  /** Sign-on for sessions that ask for it; undefined without TUNNEL_OIDC_ISSUER (or until its provider is discovered). */
+  signOn?: SignOn;
+}
+
+/** Who a visitor is, as far as the entry knows: its address, and once signed on, its email. */
+export interface Visitor {
+  address: string;
+  email?: string;
 }
 
 /** Entry-wide state the proxy consults. */
@@ -148,7 +158,7 @@ function tooManyRequests(session: string, decision: RateDecision): Response {
  * limit, the stream limit. Returns the uplink to use, or the answer that
  * refuses the request.
  */
-export async function admit(request: Request, session: string, deps: ProxyDeps, remoteAddress: string): Promise<Uplink | Response> {
+export async function admit(request: Request, session: string, deps: ProxyDeps, visitor: Visitor): Promise<Uplink | Response> {
   if (deps.state.draining) {
     return errorResponse(503, "Service unavailable: the tunnel entry is shutting down");
   }
@@ -157,7 +167,9 @@ export async function admit(request: Request, session: string, deps: ProxyDeps, 
     return errorResponse(502, `Bad gateway: no tunnel client is connected for session "${session}"`);
   }
   if (uplink.access) {
-    const refusal = refuseByHead(request, remoteAddress, session, uplink.access);
+    const refusal = refuseByHead(request, visitor.address, session, uplink.access) ??
+      (uplink.access.oidcAllow.length > 0 ? await signOnGate(request, session, uplink.access, deps.signOn, visitor) : undefined);
+    if (refusal instanceof Response) return refusal; // the sign-on's own pages and redirects
     if (refusal) {
       deps.refused?.(session, refusal.reason);
       return refusal.response;
@@ -222,11 +234,12 @@ export async function proxyRequest(
   const head = requestHead(request, forwardedFor(request, env), deps.config.publicScheme, hasBody);
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = await admit(request, session, deps, env.remoteAddress);
+  const visitor: Visitor = { address: env.remoteAddress };
+  const uplink = await admit(request, session, deps, visitor);
   if (uplink instanceof Response) return uplink;
   let body = hasBody ? request.body : null;
   const policy = uplink.access;
-  if (policy?.basicAuth) head.headers = head.headers.filter(([name]) => name.toLowerCase() !== "authorization");
+  if (policy) head.headers = headersForTarget(head.headers, policy, visitor);
   if (policy?.webhook) {
     const verified = await verifiedBody(request, session, policy.webhook, deps.config.requestTimeoutMs);
     if (verified instanceof Response) return verified;
@@ -243,6 +256,28 @@ export async function proxyRequest(
     resumeIdle();
     throw err;
   }
+}
+
+/**
+ * The head's headers as the target gets them under access rules: no
+ * Authorization the entry checked, no sign-on cookie, and the signed-on
+ * address in X-Tunnel2-User-Email.
+ */
+export function headersForTarget(headers: HeaderList, policy: AccessPolicy, visitor: Visitor): HeaderList {
+  const signOn = policy.oidcAllow.length > 0;
+  const out: HeaderList = [];
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    if (policy.basicAuth && lower === "authorization") continue;
+    if (signOn && lower === "cookie") {
+      const kept = withoutSignOnCookies(value);
+      if (kept !== undefined) out.push([name, kept]);
+      continue;
+    }
+    out.push([name, value]);
+  }
+  if (visitor.email !== undefined) out.push(["x-tunnel2-user-email", visitor.email]);
+  return out;
 }
 
 /** A body already in hand, as a stream of one chunk. */

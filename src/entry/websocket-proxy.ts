@@ -6,7 +6,7 @@ import { StreamWebSocket } from "./stream-web-socket.ts";
 import { forwardedFor } from "./visitor-address.ts";
 import { WebSocketBridge } from "./websocket-bridge.ts";
 import { errorResponse } from "./error-response.ts";
-import { admit, awaitResponseHead, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
+import { admit, awaitResponseHead, failureResponse, headersForTarget, type ProxyDeps, refuseHead, requestHead, type Visitor, visitorResponse } from "./proxy.ts";
 
 /** Whether a request asks for a WebSocket (RFC 6455 §4.1). */
 export function isWebSocketUpgrade(request: Request): boolean {
@@ -27,10 +27,11 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   const head = { ...requestHead(request, forwardedFor(request, env), deps.config.publicScheme, false), websocket: true };
   const refusal = refuseHead(head);
   if (refusal) return refusal;
-  const uplink = await admit(request, session, deps, env.remoteAddress);
+  const visitor: Visitor = { address: env.remoteAddress };
+  const uplink = await admit(request, session, deps, visitor);
   if (uplink instanceof Response) return uplink;
   const policy = uplink.access;
-  if (policy?.basicAuth) head.headers = head.headers.filter(([name]) => name.toLowerCase() !== "authorization");
+  if (policy) head.headers = headersForTarget(head.headers, policy, visitor);
   if (policy?.webhook) {
     // An upgrade has no body: its signature, if any, is of the empty body.
     const verification = policy.webhook.begin(request.headers);

@@ -97,6 +97,19 @@ export async function runEntry(args: string[]): Promise<void> {
       "PUBLIC DASHBOARD: DASHBOARD_TOKEN is not set, so the dashboard (/), /metrics and /api/* are open to anyone who can reach this entry (session names, traffic, memory)",
     );
   }
+  if (config.signOn && config.secret) {
+    // Loaded only when configured: the OpenID Connect library stays out of every other entry.
+    const { OidcSignOn } = await import("../entry/oidc-sign-on.ts");
+    const port = config.publicPort ?? server.port;
+    const controlOrigin = `${config.publicScheme}://${config.domain}${port === 80 || port === 443 ? "" : `:${port}`}`;
+    try {
+      entry.attachSignOn(await OidcSignOn.discover({ ...config.signOn, controlOrigin, secret: config.secret, secure: config.publicScheme === "https" }));
+    } catch (err) {
+      log.error((err as Error).message);
+      process.exit(1);
+    }
+    log.info("sign-on on", { issuer: config.signOn.issuer.href, redirect_uri: `${controlOrigin}/_tunnel/oidc/callback` });
+  }
   let cluster: EntryCluster | undefined;
   if (config.cluster) {
     const peerUrl = config.cluster.peerUrl ?? defaultPeerUrl(config.hostname, server.port, config.tls !== undefined, log);
