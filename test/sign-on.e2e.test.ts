@@ -137,6 +137,37 @@ describe.skipIf(!chromiumPath || !hasOidcProvider).each(["bun", "deno"] as Runti
   }, 60_000);
 });
 
+describe.skipIf(!chromiumPath || !hasOidcProvider)("sign-on across entries", () => {
+  test("a cookie one entry gave is good on another entry with the same secret", async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const provider = await startOidcProvider("tunnel2-entry", "provider-secret", [portA, portB].map((p) => `http://localhost:${p}/_tunnel/oidc/callback`));
+    try {
+      const env = (port: number) => ({
+        PORT: String(port),
+        TUNNEL_SECRET: SECRET,
+        TUNNEL_OIDC_ISSUER: provider.issuer,
+        TUNNEL_OIDC_CLIENT_ID: "tunnel2-entry",
+        TUNNEL_OIDC_CLIENT_SECRET: "provider-secret",
+      });
+      const [a, b] = await Promise.all([startEntry("bun", env(portA)), startEntry("deno", env(portB))]);
+      for (const entry of [a, b]) await eventually(() => entry.output().includes("sign-on on") || undefined);
+      // The same tunnel on both entries (as a client with --server A,B ends up when A goes away).
+      await Promise.all([a, b].map((entry) => startClient("bun", entry, "shared", targetUrl, ["--token", token("shared"), "--oidc-allow", "alice@acme.com"])));
+      const page = await (await openBrowser()).newPage();
+      await page.goto(`http://shared.localhost:${portA}/`);
+      await logIn(page, "alice@acme.com");
+      await page.waitForURL(`http://shared.localhost:${portA}/`, { timeout: 10_000 });
+      const cookie = (await page.context().cookies()).find((c) => c.name === "__tunnel2_sso")!;
+      // Entry B checks it itself (it holds an uplink of the session): the same public host, another entry.
+      const onB = await fetch(`http://127.0.0.1:${portB}/from-b`, { headers: { host: `shared.localhost:${portA}`, cookie: `__tunnel2_sso=${cookie.value}` }, redirect: "manual" });
+      expect([onB.status, await onB.text()]).toEqual([200, expect.stringContaining("alice@acme.com")]);
+      expect(seen.find((s) => s.path === "/from-b")?.headers["x-tunnel2-user-email"]).toBe("alice@acme.com");
+    } finally {
+      provider.stop();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!hasOidcProvider)("sign-on, misconfigured", () => {
   test("an entry whose provider cannot be reached says so and exits", async () => {
     const unreachable = `http://127.0.0.1:${await freePort()}`;

@@ -273,6 +273,25 @@ describe("entryConfig() puts the options together", () => {
     expect(() => entryConfig([], { TUNNEL_DASHBOARD_TICK_MS: "9" })).toThrow('Invalid TUNNEL_DASHBOARD_TICK_MS: "9" (expected an integer from 10 to 60000)');
   });
 
+  test("sign-on: the issuer needs a client id and TUNNEL_SECRET; a client id alone needs an issuer", () => {
+    expect(entryConfig([], {}).signOn).toBeUndefined();
+    const env = { TUNNEL_OIDC_ISSUER: "https://id.example.com", TUNNEL_OIDC_CLIENT_ID: "t2", TUNNEL_OIDC_CLIENT_SECRET: "s", TUNNEL_SECRET: "k" };
+    expect(entryConfig([], env).signOn).toEqual({ issuer: new URL("https://id.example.com"), clientId: "t2", clientSecret: "s" });
+    expect(() => entryConfig([], { ...env, TUNNEL_OIDC_CLIENT_ID: "" })).toThrow("TUNNEL_OIDC_ISSUER needs TUNNEL_OIDC_CLIENT_ID");
+    expect(() => entryConfig([], { ...env, TUNNEL_SECRET: "" })).toThrow("TUNNEL_OIDC_ISSUER needs TUNNEL_SECRET");
+    expect(() => entryConfig([], { TUNNEL_OIDC_CLIENT_ID: "t2" })).toThrow("TUNNEL_OIDC_CLIENT_ID and TUNNEL_OIDC_CLIENT_SECRET need TUNNEL_OIDC_ISSUER");
+  });
+
+  test("client access rules: the webhook secret and provider come together", () => {
+    const base = ["--server", "http://e:1", "--session", "s", "--token", "t", "--to", "3000"];
+    expect(clientConfig(base, {}).access).toBeUndefined();
+    expect(clientConfig([...base, "--verify-webhook", "github"], { TUNNEL_WEBHOOK_SECRET: "w" }).access).toEqual({ webhook: { provider: "github", secret: "w" } });
+    expect(() => clientConfig([...base, "--verify-webhook", "github"], {})).toThrow("--verify-webhook github needs the signing secret in TUNNEL_WEBHOOK_SECRET");
+    expect(() => clientConfig(base, { TUNNEL_WEBHOOK_SECRET: "w" })).toThrow("TUNNEL_WEBHOOK_SECRET needs --verify-webhook");
+    expect(clientConfig([...base, "--allow-ip", "10.0.0.0/8", "--allow-ip", "::1"], { TUNNEL_BASIC_AUTH: "a:b" }).access)
+      .toEqual({ basicAuth: ["a:b"], allowIp: ["10.0.0.0/8", "::1"] });
+  });
+
   test("rate limit: burst defaults to a second's worth and needs a rate", () => {
     expect(entryConfig([], {}).rateLimit).toBeUndefined();
     expect(entryConfig(["--rate-limit-rps", "2.5"], {}).rateLimit).toEqual({ rps: 2.5, burst: 3 });
