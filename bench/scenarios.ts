@@ -4,6 +4,7 @@
  * returns rows plus a markdown table.
  */
 import { connect } from "node:net";
+import { join } from "node:path";
 import { withCpu } from "./lib/cpu.ts";
 import { AccessPolicy } from "../src/access/access-policy.ts";
 import { refuseByHead } from "../src/entry/access-gate.ts";
@@ -11,6 +12,7 @@ import { load, type LoadResult } from "./lib/load-tool.ts";
 import {
   direct,
   type EntryPair,
+  type Extras,
   hasRedis,
   metricsWorkPerRequestNs,
   peakRss,
@@ -945,9 +947,16 @@ export async function accessCost(o: ScenarioOptions): Promise<ScenarioResult> {
   const credentials = "alice:correct-horse-battery";
   const ruled = { client: { env: { TUNNEL_BASIC_AUTH: credentials, TUNNEL_ALLOW_IP: "10.0.0.0/8,127.0.0.1,::1" } } };
   const headers = [`Authorization: Basic ${btoa(credentials)}`];
+  // BENCH_BASELINE=<a checkout of the tree before access rules>: also this tree's entry without rules against that one's.
+  const baseline = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, "src") : undefined;
+  const comparisons: [string, { entry?: Extras; client?: Extras }, { entry?: Extras; client?: Extras }][] = [
+    ["rules vs none", ruled, {}],
+    ["none vs none (control)", {}, {}],
+    ...(baseline ? [["none vs none before access rules", {}, { entry: { sourceDir: baseline } }] as [string, { entry?: Extras }, { entry?: Extras }]] : []),
+  ];
   for (const runtime of o.runtimes) {
-    for (const [label, first] of [["rules vs none", ruled], ["none vs none (control)", {}]] as const) {
-      const systems = [await startTunnel(runtime, target.port, "stream", {}, runtime, first), await startTunnel(runtime, target.port, "stream", {}, runtime)];
+    for (const [label, first, second] of comparisons) {
+      const systems = [await startTunnel(runtime, target.port, "stream", {}, runtime, first), await startTunnel(runtime, target.port, "stream", {}, runtime, second)];
       rows.push({ runtime, comparison: label, ...(await abba(systems, "entry", bursts, 3, headers)) });
     }
   }
@@ -963,6 +972,16 @@ export async function accessCost(o: ScenarioOptions): Promise<ScenarioResult> {
       met: (test.cpuA as number) - (test.cpuB as number) - ((control.cpuA as number) - (control.cpuB as number)) <= 5 && test.errors === 0 && checkUs <= 5,
     };
   });
+  for (const runtime of o.runtimes) {
+    const before = rows.find((r) => r.runtime === runtime && r.comparison === "none vs none before access rules");
+    const control = rows.find((r) => r.runtime === runtime && r.comparison === "none vs none (control)")!;
+    if (!before) continue;
+    checks.push({
+      target: `tunnel2 ${runtime}: a session without rules costs what it did before access rules (within the control's spread)`,
+      measured: `requests ${fmt(before.ratio as number, 3)}× the earlier tree (control ${fmt(control.ratio as number, 3)}×); entry CPU ${fmt(before.cpuA as number)} vs ${fmt(before.cpuB as number)} µs/request`,
+      met: Math.abs((before.ratio as number) - 1) <= Math.max(0.03, Math.abs((control.ratio as number) - 1) * 1.5) && before.errors === 0,
+    });
+  }
   return {
     name: "access-cost",
     rows,

@@ -3,7 +3,7 @@
  * target alone, tunnel2 (Bun or Deno, real or locked-flush writer), the
  * one-hop fetch proxy, and two entries sharing a session through Redis.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { peakRssMiB, spawnUntil, stopAll } from "../../test/helpers/processes.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -35,10 +35,12 @@ function stopper(...procs: Proc[]): () => Promise<void> {
 export interface Extras {
   args?: string[];
   env?: Record<string, string>;
+  /** Another checkout's `src/` to run instead of this one's (a before/after comparison). */
+  sourceDir?: string;
 }
 
 function run(runtime: Runtime, script: string, args: string[] = []): string[] {
-  const path = join(ROOT, script);
+  const path = resolve(ROOT, script);
   return runtime === "bun"
     ? [process.execPath, ...args, "run", path]
     : [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--unstable-no-legacy-abort", ...args, path];
@@ -99,8 +101,8 @@ export async function startTunnel(
   extras: { entry?: Extras; client?: Extras } = {},
 ): Promise<System> {
   const dir = writer === "locked-flush" ? "bench/locked-flush" : "src";
-  const entry = await spawnEntry(runtime, dir, entryEnv, ENTRY_READY, extras.entry);
-  const client = await spawnClient(clientRuntime, dir, `http://127.0.0.1:${entry.port}`, "bench", targetPort, extras.client);
+  const entry = await spawnEntry(runtime, extras.entry?.sourceDir ?? dir, entryEnv, ENTRY_READY, extras.entry);
+  const client = await spawnClient(clientRuntime, extras.client?.sourceDir ?? dir, `http://127.0.0.1:${entry.port}`, "bench", targetPort, extras.client);
   const name = writer === "locked-flush" ? `locked-flush baseline (${runtime})` : `tunnel2 ${runtime}`;
   return {
     name,
