@@ -7,7 +7,7 @@ export const MAX_LIVE_READERS = 32;
 export const READER_STALL_MS = 15_000;
 
 /**
- * Points kept beyond the history: a reader may fall this many seconds behind
+ * Points kept beyond the history: a reader may fall this many points (seconds at the default tick) behind
  * the start of the history it was sent (and so at most this much beyond the
  * history, in bytes) before it is cut.
  */
@@ -155,7 +155,7 @@ export class LiveFeed {
     const now = this.#now();
     for (const reader of [...this.#readers]) {
       if (reader.next < this.#first) {
-        this.#cut(reader, `fell more than ${this.#keep - HISTORY_SECONDS} s behind`);
+        this.#cut(reader, `fell more than ${this.#keep - HISTORY_SECONDS} points behind`);
       } else if (reader.wake) {
         reader.wake();
       } else if (now - reader.lastTake >= this.#stallMs) {
