@@ -368,3 +368,14 @@ describe("RequestInspector.replay", () => {
     expect(replay.durationMs).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe("RequestInspector, a target that fails before reading the body", () => {
+  test("the body is recorded as ended, not as still arriving, and replay says it did not arrive whole", async () => {
+    const inspector = new RequestInspector();
+    const send = inspector.wrapFetch("demo", () => new URL("http://127.0.0.1:1"), () => Promise.reject(new Error("connection refused")));
+    await send({ url: "http://127.0.0.1:1/hook", method: "POST", headers: [], body: new Response("{}").body, signal: new AbortController().signal }).catch(() => {});
+    const [record] = inspector.store.list();
+    expect([record.error, record.requestBody.done]).toEqual(["connection refused", true]);
+    await expect(inspector.replay(record.id)).rejects.toThrow("did not arrive whole");
+  });
+});

@@ -193,6 +193,11 @@ export class RequestInspector implements TargetTap {
     return fetchTarget(body === request.body ? request : { ...request, body }).then(
       (response) => exchange.answered(response),
       (err: Error) => {
+        // A target that failed may never have read the body (Bun's fetch to a refused port does not): it will not arrive now.
+        if (!record.requestBody.done) {
+          record.requestBody.done = true;
+          record.requestBody.failed = true;
+        }
         exchange.finish(err);
         throw Object.assign(err, { record });
       },
