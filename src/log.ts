@@ -25,8 +25,8 @@ function text(value: unknown): string {
   return /[\s"=]/.test(s) || s.search(CONTROL) !== -1 ? escapeControls(JSON.stringify(s)) : s;
 }
 
-/** A logger writing one line per event to stderr. */
-export function createLogger(format: "text" | "json" = "text"): Logger {
+/** A logger writing one line per event to stderr, or to `sink` (a terminal's status display prints them above its status lines). */
+export function createLogger(format: "text" | "json" = "text", sink: (line: string) => void = (line) => console.error(line)): Logger {
   const write = (level: string, message: string, fields: Record<string, unknown> = {}) => {
     const time = new Date().toISOString();
     const line = format === "json"
@@ -35,7 +35,7 @@ export function createLogger(format: "text" | "json" = "text"): Logger {
       : `${time} ${level.toUpperCase().padEnd(5)} ${escapeControls(message)}${
         Object.entries(fields).map(([k, v]) => ` ${escapeControls(k)}=${text(v)}`).join("")
       }`;
-    console.error(line);
+    sink(line);
   };
   return {
     info: (m, f) => write("info", m, f),

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { startTarget } from "./helpers/target-server.ts";
-import { type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { command, type Runtime, runToEnd, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 import { eventually } from "./helpers/wait.ts";
 
@@ -40,6 +40,29 @@ async function status(port: number, session: string): Promise<number> {
 function servedAfter(since: number, port: number, session: string): Promise<number> {
   return eventually(async () => (await status(port, session)) === 200 ? Date.now() - since : undefined, 10_000, 25);
 }
+
+describe.each(["bun", "deno"] as Runtime[])("client on %s, before its entry", (runtime) => {
+  test("started before its entry: says once that it waits, and serves about a second after the entry comes up", async () => {
+    const port = deadPort();
+    const client = await spawnUntil(
+      [...command(runtime, "src/client.ts"), "--server", origin(port), "--session", "early", "--token", "t", "--to", targetUrl],
+      {},
+      /waiting for the entry at http:\/\/127\.0\.0\.1:\d+ to answer; retrying every second until it does/,
+    );
+    const entry = await startEntry(runtime, { PORT: String(port) });
+    const ms = await servedAfter(Date.now(), entry.port, "early");
+    console.log(`client on ${runtime}: first 200 ${ms} ms after the entry said it listens`);
+    expect(client.output().match(/waiting for the entry/g)?.length).toBe(1);
+    expect(client.output()).not.toContain("cannot connect to the entry, retrying");
+  }, 30_000);
+
+  test("a name that does not resolve: said once with what to check, exit 1", async () => {
+    const run = await runToEnd(runtime, "src/client.ts", ["--server", "http://no-such-host.invalid:8080", "--session", "s", "--token", "t", "--to", targetUrl], { TUNNEL_INSPECT: "off" });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("The entry's host name no-such-host.invalid does not resolve");
+    expect(run.stderr).toContain("check --server");
+  }, 20_000);
+});
 
 describe.each(["bun", "deno"] as Runtime[])("client on %s", (runtime) => {
   test("first server a dead port, second a live entry: the uplinks go on to the second and serve", async () => {

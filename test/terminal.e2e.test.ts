@@ -54,8 +54,8 @@ async function waitForScreen(name: string, pattern: RegExp, timeoutMs = 20_000):
  * as a person would (job control on: Ctrl-C reaches the command's process
  * group, not the shell); the shell then prints how it ended.
  */
-async function type(name: string, command: string): Promise<void> {
-  tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "30", "-c", ROOT, "bash --norc --noprofile -i");
+async function type(name: string, command: string, size: [columns: number, rows: number] = [120, 30]): Promise<void> {
+  tmux("new-session", "-d", "-s", name, "-x", String(size[0]), "-y", String(size[1]), "-c", ROOT, "bash --norc --noprofile -i");
   await waitForScreen(name, /[$#] $/m); // the prompt
   tmux("send-keys", "-t", name, "-l", `${command}; echo "[ended $?]"`);
   tmux("send-keys", "-t", name, "Enter");
@@ -81,6 +81,49 @@ afterAll(async () => {
 
 const FORMS = { bun: "bun run src/cli/main.ts", deno: "deno task tunnel2" } as const;
 
+/** The rows the pane shows now, as the terminal draws them (wrapped lines as the rows they take). */
+const rows = (name: string) => tmux("capture-pane", "-p", "-t", name).split("\n");
+
+describe.skipIf(!TMUX)("tunnel2 on an 80x24 terminal", () => {
+  test("one status line that never wraps, request and log lines above it, redrawn to a new width", async () => {
+    const entry = await startEntry("bun");
+    const name = "narrow";
+    await type(name, `bun run src/cli/main.ts http ${target!.port} --server http://127.0.0.1:${entry.port} --session narrow-one`, [80, 24]);
+    const url = (await waitForScreen(name, /Forwarding (http:\/\/\S+) ->/))[1];
+    await waitForScreen(name, /uplinks 2\/2 ·/);
+    for (let i = 0; i < 5; i++) {
+      const curl = Bun.spawn(["curl", "-sS", "-o", "/dev/null", `${url}/echo?n=${i}`]);
+      await curl.exited;
+    }
+    await waitForScreen(name, /GET +\/echo\?n=4 200 /);
+    // A few redraws later: still one status line, on the last row used, no row wider than the terminal.
+    await eventually(() => {
+      const shown = rows(name);
+      const status = shown.filter((row) => row.includes("uplinks 2/2"));
+      return status.length === 1 && shown.every((row) => row.length <= 80) ? true : undefined;
+    }, 5000, 100);
+    const shown = rows(name).filter((row) => row.trim() !== "");
+    const statusAt = shown.findIndex((row) => row.includes("uplinks 2/2"));
+    expect(statusAt).toBe(shown.length - 1);
+    const requests = shown.filter((row) => /^\d\d:\d\d:\d\d GET +\/echo\?n=\d 200 [\d.]+ ms$/.test(row));
+    expect(requests.length).toBe(5);
+    expect(shown.filter((row) => /uplinks.*\d{4}-\d\d-\d\dT/.test(row))).toEqual([]); // no log line glued on
+    expect(shown[statusAt].length).toBeLessThan(80);
+    // Resized narrower: redrawn to the new width, still one row.
+    tmux("resize-window", "-t", name, "-x", "50", "-y", "24");
+    try {
+      await eventually(() => {
+        const now = rows(name).filter((row) => row.includes("uplinks 2/2"));
+        return now.length === 1 && now[0].length <= 49 ? true : undefined;
+      }, 5000, 100);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; width ${tmux("display-message", "-p", "-t", name, "#{window_width}")}:\n${rows(name).join("\n")}`);
+    }
+    tmux("send-keys", "-t", name, "C-c");
+    expect(await exitStatus(name)).toBe(0);
+  }, 60_000);
+});
+
 describe.skipIf(!TMUX)("tunnel2 on a terminal (tmux)", () => {
   test.each(Object.keys(FORMS) as (keyof typeof FORMS)[])("%s: token typed unseen, URL and status line on screen, Ctrl-C disconnects normally", async (runtime) => {
     const cli = FORMS[runtime];
@@ -104,7 +147,7 @@ describe.skipIf(!TMUX)("tunnel2 on a terminal (tmux)", () => {
     const url = (await waitForScreen(name, /Forwarding (http:\/\/\S+) -> http:\/\/127\.0\.0\.1:\d+/))[1];
     expect(url).toBe(`http://${session}.localhost:${entry.port}`);
     await waitForScreen(name, /Ctrl-C to stop/);
-    await waitForScreen(name, /uplinks 2\/2 on 127\.0\.0\.1:\d+ · \d+\.\d req\/s \(last min\) · p50 .* · last error: none/);
+    await waitForScreen(name, /uplinks 2\/2 · \d+\.\d req\/s · p50 .* · last error: none/);
 
     // The URL as shown answers (curl resolves *.localhost to loopback itself; not
     // spawnSync: the target runs in this process).

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
-import { command, type Entry, runToEnd, type Runtime, spawnUntil, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { type Entry, runToEnd, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { curl, visit } from "./helpers/visitor.ts";
 import { makeCertificates, type TestCertificates, trustEnv } from "./helpers/test-ca.ts";
 
@@ -113,14 +113,17 @@ describe.each(pairings)("TLS entry on %s, client on %s", (entryRuntime, clientRu
 });
 
 describe.each(["bun", "deno"] as Runtime[])("TLS, client on %s", (runtime) => {
-  test("a client that does not trust the entry's certificate says why it cannot connect", async () => {
+  test("a client that does not trust the entry's certificate says why and what to do, once, and exits 1", async () => {
     const entry = await startTlsEntry(runtime);
-    const client = await spawnUntil(
-      [...command(runtime, "src/client.ts"), "--server", `https://127.0.0.1:${entry.port}`, "--session", "untrusted", "--token", "t", "--to", `http://127.0.0.1:${target.port}`],
-      {}, // no NODE_EXTRA_CA_CERTS / DENO_CERT: only the system's trust store
-      /cannot connect to the entry.*(certificate|UnknownIssuer)/i,
-    );
-    expect(client.output()).not.toContain("Forwarding");
+    // No NODE_EXTRA_CA_CERTS / DENO_CERT: only the system's trust store.
+    const client = await runToEnd(runtime, "src/client.ts", [
+      "--server", `https://127.0.0.1:${entry.port}`, "--session", "untrusted", "--token", "t", "--to", `http://127.0.0.1:${target.port}`,
+    ], { TUNNEL_INSPECT: "off" });
+    expect(client.code).toBe(1);
+    expect(client.stderr).toMatch(new RegExp(`The entry https://127\\.0\\.0\\.1:${entry.port} has a TLS certificate this machine does not trust \\(.*(certificate|UnknownIssuer).*\\)`, "i"));
+    expect(client.stderr).toContain(runtime === "bun" ? "NODE_EXTRA_CA_CERTS=ca.pem" : "DENO_CERT=ca.pem");
+    expect(client.stderr.match(/does not trust/g)?.length).toBe(1);
+    expect(client.stdout).not.toContain("Forwarding");
   }, 20_000);
 
   test("the entry exits 2 with a clear message on a missing or non-PEM --tls-cert", async () => {

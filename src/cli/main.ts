@@ -38,7 +38,7 @@ Run tunnel2 COMMAND --help for a command's options.`;
 type ClientFlags = Flags<typeof CLIENT_OPTIONS.options>;
 
 /** The client options `http` and `start` pass on to each tunnel as given. */
-const TUNNEL_FLAGS = ["uplinks", "maxConns", "windowBytes", "logFormat", "inspect", "noInspect"] as const;
+const TUNNEL_FLAGS = ["uplinks", "maxConns", "windowBytes", "logFormat", "logRequests", "inspect", "noInspect"] as const;
 
 /** Who may reach the tunnel: `http` takes the access options; `start` reads each tunnel's from the config file. */
 const ACCESS_FLAGS = ["basicAuth", "allowIp", "denyIp", "verifyWebhook", "oidcAllow"] as const;

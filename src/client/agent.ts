@@ -9,6 +9,7 @@ import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { firstServer, nextServer } from "./server-choice.ts";
 import { runUplink } from "./uplink-connection.ts";
 import { LocalTarget } from "./local-target.ts";
+import { permanentFailure } from "./connect-failure.ts";
 
 /** The same warning is logged at most once per this interval; the rest are counted. */
 const WARN_EVERY_MS = 5_000;
@@ -31,12 +32,27 @@ function throttledWarn(log: Logger): (message: string, fields: Record<string, un
 /** An uplink that served this long resets its backoff. */
 const HEALTHY_AFTER_MS = 30_000;
 
+/** Until the first uplink is welcomed, retries come at most this far apart: the tunnel is up within a second of its entry. */
+const WAITING_BACKOFF_CAP_MS = 1_000;
+
 /** Callbacks of {@linkcode startAgent}. */
 export interface AgentEvents {
   /** The first uplink was welcomed: the session is live at `url`. */
   onReady(url: string): void;
   /** The entry refused the session for good (bad name or token). */
   onRefused(reason: string): void;
+  /** The entry cannot be reached, and waiting will not change that (an untrusted certificate, a name that does not resolve). */
+  onGiveUp?(message: string): void;
+  /** Told of each request the target answered (or could not): for a request log. */
+  onRequest?(request: AnsweredRequest): void;
+}
+
+/** One request as a request log shows it: ms until the answer's head went back. */
+export interface AnsweredRequest {
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
 }
 
 /** What the agent reports for a status line. */
@@ -81,14 +97,17 @@ export function startAgent(
     webSocketTap: tap && ((request: Parameters<TargetTap["webSocket"]>[1]) => tap.webSocket(config.session, request)),
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string, headers: Record<string, string>) => runtime.openWebSocket(url, headers),
-    onAnswered: (status: number, ms: number) => {
+    onAnswered: (status: number, ms: number, head: { method: string; target: string }) => {
       stats.request("client", status, ms);
+      events.onRequest?.({ method: head.method, path: head.target, status, ms });
       if (status === 502) lastError = `target unreachable (${deps.target.origin})`;
     },
     warn: throttledWarn(log),
   };
   let stopped = false;
   let announced = false;
+  /** Said once while no uplink was ever welcomed, instead of a warning per attempt. */
+  let saidWaiting = false;
   const stopping = new AbortController();
 
   const keepUp = async (index: number) => {
@@ -117,26 +136,45 @@ export function startAgent(
         events.onRefused(end.reason || "session refused");
         return;
       }
+      if (!end.welcomed && end.reason) {
+        const fatal = await permanentFailure(end.reason, server);
+        if (fatal && !stopped) {
+          stopped = true;
+          stopping.abort();
+          (events.onGiveUp ?? events.onRefused)(fatal);
+          return;
+        }
+      }
       const next = nextServer(choice, config.servers.length, {
         goAway: end.goAway,
         healthy: welcomedAt !== undefined && Date.now() - welcomedAt > HEALTHY_AFTER_MS,
       });
       choice = next.choice;
-      const delay = backoffDelay(next.backoffStep);
+      const waiting = !announced && !end.welcomed && !end.goAway && end.code !== CloseCode.TooManyUplinks;
+      // One entry that does not answer yet: said once. Several: each move to the next is said, as it tells where the uplinks go.
+      const quiet = waiting && config.servers.length === 1;
+      const delay = backoffDelay(next.backoffStep, waiting ? { capMs: WAITING_BACKOFF_CAP_MS } : {});
       if (!end.goAway) lastError = `${end.welcomed ? "uplink lost" : "cannot connect"}${end.reason ? `: ${end.reason}` : ` (${end.code})`}`;
-      const what = end.goAway
-        ? "entry going away, opening a new uplink"
-        : end.welcomed
-        ? "uplink lost, reconnecting"
-        : "cannot connect to the entry, retrying";
-      log.warn(what, {
-        uplink: index + 1,
-        server: server.origin,
-        ...(config.servers.length > 1 && { next: config.servers[choice.index].origin }),
-        code: end.code,
-        reason: end.reason || undefined,
-        retryInMs: delay,
-      });
+      if (quiet) {
+        if (!saidWaiting) {
+          saidWaiting = true;
+          log.warn(`waiting for the entry at ${server.origin} to answer; retrying every second until it does`, { reason: end.reason || undefined, code: end.code });
+        }
+      } else {
+        const what = end.goAway
+          ? "entry going away, opening a new uplink"
+          : end.welcomed
+          ? "uplink lost, reconnecting"
+          : "cannot connect to the entry, retrying";
+        log.warn(what, {
+          uplink: index + 1,
+          server: server.origin,
+          ...(config.servers.length > 1 && { next: config.servers[choice.index].origin }),
+          code: end.code,
+          reason: end.reason || undefined,
+          retryInMs: delay,
+        });
+      }
       // Ends early when the client stops.
       await new Promise<void>((resolve) => {
         const done = () => {

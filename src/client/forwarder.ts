@@ -21,7 +21,7 @@ export interface ForwarderDeps {
   webSocketTap?: (request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }) => WebSocketTap;
   limiter: ConcurrencyLimiter;
   /** Told of each answered request: the target's status (or 502) and ms until the head was sent. */
-  onAnswered?: (status: number, ms: number) => void;
+  onAnswered?: (status: number, ms: number, head: RequestHead) => void;
   /** Told of what the visitor is not told: why the target could not answer, headers left out. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -139,7 +139,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
         deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
         deps.onTargetUnreachable?.();
         stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
-        deps.onAnswered?.(502, performance.now() - started);
+        deps.onAnswered?.(502, performance.now() - started, head);
       }
       return;
     }
@@ -153,7 +153,7 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
     if (!answer) {
       response.body?.cancel().catch(() => {});
       stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
-      deps.onAnswered?.(502, performance.now() - started);
+      deps.onAnswered?.(502, performance.now() - started, head);
       return;
     }
     const length = bodyless ? undefined : smallLength(answer.headers);
@@ -167,14 +167,14 @@ export async function forward(stream: MuxStream, head: RequestHead, deps: Forwar
         return;
       }
       stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, bytes.byteLength === 0);
-      deps.onAnswered?.(response.status, performance.now() - started);
+      deps.onAnswered?.(response.status, performance.now() - started, head);
       if (bytes.byteLength > 0) await stream.sendWhole(bytes);
       return;
     }
     const body = bodyless ? null : response.body;
     bodyless ||= body === null;
     stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, bodyless);
-    deps.onAnswered?.(response.status, performance.now() - started);
+    deps.onAnswered?.(response.status, performance.now() - started, head);
     if (bodyless) {
       response.body?.cancel().catch(() => {});
       return;

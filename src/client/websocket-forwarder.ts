@@ -33,7 +33,7 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
       deps.warn?.("target unreachable", { target: deps.target.origin, error: (err as Error).message });
       deps.onTargetUnreachable?.();
       stream.reset(ResetCode.TargetUnreachable, `${deps.target.origin}: ${(err as Error).message}`);
-      deps.onAnswered?.(502, performance.now() - started);
+      deps.onAnswered?.(502, performance.now() - started, head);
     }
     return;
   }
@@ -43,7 +43,7 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     if (!answer) return stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
     stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, body.byteLength === 0);
     if (body.byteLength > 0) await stream.sendWhole(body as Uint8Array<ArrayBuffer>);
-    deps.onAnswered?.(status, performance.now() - started);
+    deps.onAnswered?.(status, performance.now() - started, head);
     return;
   }
   const socket = opened.socket;
@@ -57,7 +57,7 @@ export async function forwardWebSocket(stream: MuxStream, head: RequestHead, dep
     return stream.reset(ResetCode.TargetError, "Response head too large for the tunnel");
   }
   stream.sendEncodedHead(FrameKind.ResponseHead, answer.payload, false);
-  deps.onAnswered?.(101, performance.now() - started);
+  deps.onAnswered?.(101, performance.now() - started, head);
   // The stream ended abnormally (visitor lost, uplink lost): the target is told the other side went away.
   stream.onReset = () => socket.close(1001, "Visitor went away");
   let closeSent = false;

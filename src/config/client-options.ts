@@ -1,6 +1,6 @@
 import { SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import { ConfigError } from "./config-error.ts";
-import { choice, commaList, httpUrl, integer, present, text } from "./option-kinds.ts";
+import { choice, commaList, httpUrl, integer, onOff, present, text } from "./option-kinds.ts";
 import { credentialProblem } from "../access/basic-auth.ts";
 import { emailPatternProblem } from "../access/email-pattern.ts";
 import { rangeProblem } from "../access/ip-range.ts";
@@ -166,6 +166,14 @@ export const CLIENT_OPTIONS = {
       default: "text",
       label: "log format",
       help: "log lines as text or json; text adds a live status line on a terminal",
+    }),
+    logRequests: option({
+      flag: "log-requests",
+      env: "TUNNEL_LOG_REQUESTS",
+      arg: "on|off",
+      kind: onOff,
+      shown: "on at a terminal",
+      help: "a line per request: time, method, path, status, ms",
     }),
     inspect: option({
       flag: "inspect",

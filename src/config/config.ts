@@ -140,6 +140,8 @@ export interface ClientConfig {
   logFormat: "text" | "json";
   /** Where the request inspector listens; undefined with `--no-inspect`. */
   inspect: InspectAddress | undefined;
+  /** A line per request; undefined: on at a terminal (text logs), off elsewhere. */
+  logRequests: boolean | undefined;
   /** Who may reach the tunnel, sent to the entry with each uplink's hello; undefined: everyone. */
   access: AccessRules | undefined;
 }
@@ -279,6 +281,7 @@ export function clientConfigFrom(flags: Flags<typeof CLIENT_OPTIONS.options>, en
     windowBytes: o.windowBytes,
     logFormat: o.logFormat,
     inspect: o.noInspect ? undefined : o.inspect,
+    logRequests: o.logRequests,
     access: accessRules(o),
   };
 }

@@ -5,7 +5,8 @@
  * normally (1000) before exiting.
  */
 import process from "node:process";
-import { type AgentStatus, startAgent } from "../client/agent.ts";
+import { type AgentStatus, type AnsweredRequest, startAgent } from "../client/agent.ts";
+import { StatusTerminal } from "./status-terminal.ts";
 import type { ClientRuntime } from "../runtime/client-runtime.ts";
 import { uplinksOn } from "../client/server-choice.ts";
 import { targetAnswers } from "../client/local-target.ts";
@@ -20,18 +21,21 @@ async function loadRuntime(): Promise<ClientRuntime> {
     : (await import("../adapter/deno/target-fetch.ts")).denoClientRuntime;
 }
 
-/** A live status line on a terminal: uplinks and their entries, requests/s, p50/p99, last error (each tunnel's, joined). */
-function startStatusLine(statuses: () => { session: string; status: AgentStatus }[]): void {
+/** One status line per tunnel: uplinks, requests/s, p50/p99, last error, and where the uplinks are (cut first when the terminal is narrow). */
+function statusLines(statuses: { session: string; status: AgentStatus }[], inspector: string | undefined): string[] {
   const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—");
-  const timer = setInterval(() => {
-    const all = statuses();
-    const line = all.map(({ session, status: s }) =>
-      `${all.length > 1 ? `${session}: ` : ""}uplinks ${s.uplinksUp}/${s.uplinksWanted}${uplinksOn(s.uplinkServers)} · ` +
-      `${s.rps.toFixed(1)} req/s (last min) · p50 ${ms(s.p50)} · p99 ${ms(s.p99)} · last error: ${s.lastError ?? "none"}`
-    ).join(" | ");
-    process.stdout.write(`\r\x1b[2K${escapeControls(line)}`);
-  }, 1000);
-  (timer as { unref?: () => void }).unref?.();
+  return statuses.map(({ session, status: s }, i) =>
+    `${statuses.length > 1 ? `${session}: ` : ""}uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s · ` +
+    `p50 ${ms(s.p50)} · p99 ${ms(s.p99)} · last error: ${s.lastError ?? "none"}` +
+    `${i === 0 && inspector ? ` · inspector ${inspector}` : ""}${uplinksOn(s.uplinkServers)}`
+  );
+}
+
+/** A request's line, as ngrok prints one: time, method, path, status, time to the answer's head. */
+function requestLine(session: string | undefined, r: AnsweredRequest): string {
+  const time = new Date().toTimeString().slice(0, 8);
+  const path = r.path.length > 200 ? `${r.path.slice(0, 199)}…` : r.path;
+  return escapeControls(`${time} ${session ? `${session} ` : ""}${r.method.padEnd(6)} ${path} ${r.status} ${r.ms < 10 ? r.ms.toFixed(1) : Math.round(r.ms)} ms`);
 }
 
 /** Where a target is, as printed: its origin and path. */
@@ -43,7 +47,17 @@ function targetText(config: ClientConfig): string {
 /** Runs `configs` (one per session) in this process until a signal stops them. */
 export async function runTunnels(configs: ClientConfig[], options: { dashboard?: boolean } = {}): Promise<void> {
   const format = configs[0].logFormat;
-  const log = createLogger(format);
+  // On a terminal (text logs): status lines at the bottom, everything else printed above them; elsewhere plain lines.
+  const terminal = format === "text" && process.stdout.isTTY
+    ? new StatusTerminal(
+      { get columns() { return process.stdout.columns; }, write: (text) => void process.stdout.write(text) },
+      () => (statusOn ? statusLines(agents.map(({ session, agent }) => ({ session, status: agent.status() })), inspector?.url) : []),
+    )
+    : undefined;
+  let statusOn = false;
+  const out = (line: string) => (terminal ? terminal.print(line) : console.log(line));
+  const log = createLogger(format, terminal && process.stderr.isTTY ? (line) => terminal.print(line) : undefined);
+  const logRequests = configs[0].logRequests ?? (terminal !== undefined);
   const runtime = await loadRuntime();
   const agents: { session: string; agent: ReturnType<typeof startAgent> }[] = [];
   const inspect = configs[0].inspect;
@@ -78,20 +92,30 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
             ...(config.access && { access: summarize(config.access) }),
           })));
         } else {
-          console.log(escapeControls(`Forwarding ${url} -> ${to}`));
-          for (const line of config.access ? ruleLines(config.access) : []) console.log(escapeControls(`  access   ${line}`));
-          if (inspector && ready === 0) console.log(`Inspector  ${inspector.url}  (every request, and Replay)`);
-          if (options.dashboard) console.log(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
+          out(escapeControls(`Forwarding ${url} -> ${to}`));
+          for (const line of config.access ? ruleLines(config.access) : []) out(escapeControls(`  access   ${line}`));
+          if (inspector && ready === 0) out(`Inspector  ${inspector.url}  (every request, and Replay)`);
+          if (options.dashboard) out(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
         }
         targetAnswers(config.target, config.localPort).then((up) => {
           if (!up) {
             log.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`);
           }
         });
-        if (++ready === configs.length && format === "text" && process.stdout.isTTY) {
-          console.log("Ctrl-C to stop");
-          startStatusLine(() => agents.map(({ session, agent }) => ({ session, status: agent.status() })));
+        if (++ready === configs.length && terminal) {
+          out("Ctrl-C to stop");
+          statusOn = true;
+          terminal.redraw();
+          const timer = setInterval(() => terminal.redraw(), 1000);
+          (timer as { unref?: () => void }).unref?.();
+          process.stdout.on("resize", () => terminal.redraw());
         }
+      },
+      onRequest: logRequests ? (r) => out(requestLine(configs.length > 1 ? config.session : undefined, r)) : undefined,
+      onGiveUp(message) {
+        terminal?.stop();
+        console.error(escapeControls(message));
+        process.exit(1);
       },
       onRefused(reason) {
         console.error(`${escapeControls(`Refused by the entry: ${reason}`)}${refusalHint(reason, config)}`);
@@ -104,7 +128,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   const stop = async () => {
     if (stopping) return; // one Ctrl-C may arrive twice (from the terminal and from a task runner)
     stopping = true;
-    if (process.stdout.isTTY && format === "text") process.stdout.write("\r\x1b[2K");
+    terminal?.stop();
     await Promise.race([Promise.all(agents.map(({ agent }) => agent.stop())), new Promise((r) => setTimeout(r, 1500))]);
     process.exit(0);
   };
