@@ -28,8 +28,11 @@ export async function closeBrowsers(): Promise<void> {
 /** Opens a fresh headless browser profile; {@linkcode closeBrowsers} closes it. */
 export async function openBrowser(options: { httpCredentials?: { username: string; password: string } } = {}): Promise<BrowserContext> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "tunnel2-chromium-")), {
+  const profile = mkdtempSync(join(tmpdir(), "tunnel2-chromium-"));
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
+    // Its crash reports and caches go with the profile, not into the user's ~/.config and ~/.cache.
+    env: { ...process.env, HOME: profile, XDG_CONFIG_HOME: join(profile, "config"), XDG_CACHE_HOME: join(profile, "cache") },
     headless: true,
     viewport: { width: 1440, height: 900 },
     ...options,

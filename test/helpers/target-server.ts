@@ -147,7 +147,8 @@ export function startTarget(): { port: number; state: TargetState; stop(): void 
           return new Response(new ReadableStream({
             async pull(c) {
               if (sent === 3) {
-                c.error(new Error("target crashed"));
+                // The connection is reset mid-body; an Error here would make Bun print a stack trace on every passing run.
+                c.error(undefined);
                 return;
               }
               sent++;
