@@ -35,10 +35,10 @@ describe("createLogger(\"text\")", () => {
     expect(JSON.parse(reason)).toBe(CONTROLS);
   });
 
-  test("leaves ordinary text as it was", () => {
+  test("leaves ordinary text as it was; an undefined field is left out", () => {
     const log = createLogger("text");
     log.info("uplink connected", { session: "demo-1", uplink: "u3", n: 5, spaced: "two words", missing: undefined });
-    expect(lines[0]).toMatch(/^\S+ INFO {2}uplink connected session=demo-1 uplink=u3 n=5 spaced="two words" missing=undefined$/);
+    expect(lines[0]).toMatch(/^\S+ INFO {2}uplink connected session=demo-1 uplink=u3 n=5 spaced="two words"$/);
   });
 });
 

@@ -33,7 +33,7 @@ export function createLogger(format: "text" | "json" = "text", sink: (line: stri
       // Control characters can appear only inside JSON strings, where a \u escape means the same.
       ? escapeControls(JSON.stringify({ time, level, msg: message, ...fields }))
       : `${time} ${level.toUpperCase().padEnd(5)} ${escapeControls(message)}${
-        Object.entries(fields).map(([k, v]) => ` ${escapeControls(k)}=${text(v)}`).join("")
+        Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${escapeControls(k)}=${text(v)}`).join("")
       }`;
     sink(line);
   };

@@ -138,11 +138,32 @@ describe.each(["bun", "deno"] as Runtime[])("tunnel2 on %s", (runtime) => {
     }
   });
 
-  test("an entry with a secret refuses a made-up session, and says how to save a token; a saved token works", async () => {
+  test("every --help goes to stdout and exits 0; a mistake names what was typed and what would be right", async () => {
+    for (const args of [["--help"], ["serve", "--help"], ["http", "--help"], ["start", "--help"], ["token", "--help"], ["config", "--help"], ["config", "show", "--help"]]) {
+      const r = await run(runtime, args, env);
+      expect({ args, code: r.code, usage: r.stdout.includes("Usage:") || r.stdout.startsWith("tunnel2 "), stderr: r.stderr }).toEqual({ args, code: 0, usage: true, stderr: "" });
+    }
+    const mistakes: [string[], string][] = [
+      [["config"], "Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|show|path"],
+      [["config", "set-server", "tunnel.example.com"], "The entry's URL needs its scheme: tunnel2 config set-server https://tunnel.example.com  (http:// for an entry without TLS)"],
+      [["http", "abc"], 'Invalid target: "abc" (expected a port such as 3000, HOST:PORT such as 192.168.1.5:8080, or a URL)'],
+      [["http", "70000"], "Invalid target: port 70000 (expected 1-65535)"],
+    ];
+    for (const [args, message] of mistakes) {
+      const r = await run(runtime, args, env);
+      expect({ args, code: r.code, said: r.stderr.split("\n")[0] }).toEqual({ args, code: 2, said: message });
+    }
+  });
+
+  test("an entry with a secret refuses a made-up session or a missing token, saying what to do; a saved token works", async () => {
     const refused = await run(runtime, ["http", String(v4.port), "--server", `http://127.0.0.1:${guarded.port}`], env);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("Invalid token");
-    expect(refused.stderr).toContain("tunnel2 config add-token");
+    expect(refused.stderr).toContain("Refused by the entry: it needs a session name and that session's token");
+    expect(refused.stderr).toContain("tunnel2 http PORT --session NAME");
+    const tokenless = await run(runtime, ["http", String(v4.port), "--server", `http://127.0.0.1:${guarded.port}`, "--session", "unsaved"], env);
+    expect(tokenless.code).toBe(1);
+    expect(tokenless.stderr).toContain('Refused by the entry: no token for session "unsaved"');
+    expect(tokenless.stderr).toContain("tunnel2 config add-token unsaved -");
     const session = `saved-${runtime}`;
     const { sessionToken } = await import("../src/entry/session-token.ts");
     const token = await sessionToken("cli-test-secret", session);

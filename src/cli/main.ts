@@ -97,9 +97,11 @@ async function httpCommand(args: string[], env: Env): Promise<void> {
       rest.length === 0 ? "What to expose? e.g.  tunnel2 http 3000  (a port, host:port or URL)" : `One target only, got: ${rest.join(" ")}`,
     );
   }
+  localTarget("target", rest[0]); // what the user typed first: a typo there is named before anything else
   const config = tunnelConfig(rest[0], { ...flags, server: serverOf(flags.server, env, file), session, token }, env);
   const { runTunnels } = await import("../wiring/run-client.ts");
-  await runTunnels([config], { dashboard: true });
+  const randomSession = flags.session === undefined && !env.TUNNEL_SESSION;
+  await runTunnels([config], { dashboard: true, refusal: { randomSession, noToken: token === undefined } });
 }
 
 async function startCommand(args: string[], env: Env): Promise<void> {
@@ -113,13 +115,14 @@ async function startCommand(args: string[], env: Env): Promise<void> {
     throw new ConfigError(`No tunnels in ${path}: add one with  tunnel2 config add-tunnel SESSION 3000`);
   }
   if (rest.length > 0) throw new ConfigError(`Unexpected ${rest.join(" ")} (tunnel2 start --help)`);
+  const missing = tunnels.filter(([session]) => file.tokens[session] === undefined).map(([session]) => session);
   const configs = tunnels.map(([session, tunnel]) => {
     const config = tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session] }, env);
     // A tunnel's own rules in the file replace what the environment's access variables say.
     return tunnel.access ? { ...config, access: tunnel.access } : config;
   });
   const { runTunnels } = await import("../wiring/run-client.ts");
-  await runTunnels(configs, { dashboard: true });
+  await runTunnels(configs, { dashboard: true, refusal: { noTokenFor: missing } });
 }
 
 const TOKEN_ON_COMMAND_LINE =
@@ -160,9 +163,20 @@ async function readToken(session: string): Promise<string> {
   return token.trim();
 }
 
+const CONFIG_USAGE = `Usage: tunnel2 config ACTION
+  set-server URL                          save the entry to use (e.g. https://tunnel.example.com)
+  add-token SESSION -                     save a session's token: typed unseen, or piped in
+  add-tunnel SESSION TARGET [access options of tunnel2 http --help]
+                                          save a tunnel for tunnel2 start
+  remove-tunnel SESSION                   forget a saved tunnel
+  show                                    print the file (tokens and secrets hidden)
+  path                                    print where the file is`;
+
 async function configCommand(args: string[], env: Env): Promise<void> {
   const path = configPath(env);
   const [action, ...rest] = args;
+  if (args.includes("--help") || args.includes("-h")) return void console.log(CONFIG_USAGE);
+  if (action === undefined) throw new ConfigError(`Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|show|path\n\n${CONFIG_USAGE}`);
   const arity = (n: number, usage: string) => {
     if (rest.length !== n) throw new ConfigError(`Usage: tunnel2 config ${usage}`);
   };
@@ -181,6 +195,9 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     }
     case "set-server": {
       arity(1, "set-server URL");
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(rest[0])) {
+        throw new ConfigError(`The entry's URL needs its scheme: tunnel2 config set-server https://${rest[0]}  (http:// for an entry without TLS)`);
+      }
       readOption(CLIENT_OPTIONS, "server", rest[0]); // checks the URL(s)
       const file = readConfigFile(path);
       writeConfigFile(path, { ...file, server: rest[0] });
@@ -225,7 +242,7 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     }
     default:
       throw new ConfigError(
-        `${action === undefined ? "Missing" : `Unknown config action ${JSON.stringify(action)}:`} use one of set-server, add-token, add-tunnel, remove-tunnel, show, path`,
+        `Unknown config action ${JSON.stringify(action)}: use one of set-server, add-token, add-tunnel, remove-tunnel, show, path (tunnel2 config --help)`,
       );
   }
 }

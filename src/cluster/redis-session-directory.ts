@@ -1,3 +1,4 @@
+import { redisErrorText } from "./redis-error-text.ts";
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 import type { DirectorySnapshot, Peer } from "../entry/entry-cluster.ts";
@@ -339,7 +340,7 @@ export class RedisSessionDirectory implements SessionDirectory {
     else if (/timed? ?out/i.test(err.message)) this.#suspectUntil = Date.now() + SUSPECT_MS;
     if (this.#faultLogged || this.#closed) return;
     this.#faultLogged = true;
-    this.#log.warn("redis unreachable: serving local sessions only, retrying", { error: err.message });
+    this.#log.warn("redis unreachable: serving local sessions only, retrying", { error: redisErrorText(err) });
   }
 
   /** Writes this entry's record and every session it holds, with fresh TTLs. */

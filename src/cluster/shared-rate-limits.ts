@@ -1,3 +1,4 @@
+import { redisErrorText } from "./redis-error-text.ts";
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 import type { Tier, TierConfig } from "../config/tiers.ts";
@@ -139,6 +140,6 @@ export class SharedRateLimits implements RateLimiter {
     this.#pausedUntil = Date.now() + PAUSE_MS;
     if (this.#faultLogged || this.#closed) return;
     this.#faultLogged = true;
-    this.#log.warn("redis unreachable or slow: rate limits per entry until it answers", { error: err.message });
+    this.#log.warn("redis unreachable or slow: rate limits per entry until it answers", { error: redisErrorText(err) });
   }
 }

@@ -98,6 +98,13 @@ const serverList: Kind<URL[]> = {
 export function localTarget(name: string, raw: string | undefined): { target: URL; localPort: boolean } {
   if (raw === undefined || raw === "") throw new ConfigError(`Missing ${name}`);
   let given = raw.trim();
+  if (/^\d+$/.test(given) && (Number(given) < 1 || Number(given) > 65535)) {
+    throw new ConfigError(`Invalid ${name}: port ${given} (expected 1-65535)`);
+  }
+  // A bare word (no scheme, no port, no dot) is a typo far more often than a host name.
+  if (/^[A-Za-z][A-Za-z0-9-]*$/.test(given) && given !== "localhost") {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(given)} (expected a port such as 3000, HOST:PORT such as 192.168.1.5:8080, or a URL)`);
+  }
   if (/^\d+$/.test(given)) given = `localhost:${given}`;
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) given = `http://${given}`;
   const target = httpUrl(name, given);

@@ -157,8 +157,13 @@ export function readConfigOrExit<T>(read: () => T): T {
     return read();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
+    // Help asked for is the answer (stdout, 0); anything else is a mistake to fix (stderr, 2).
+    if (err.message.startsWith("Usage:")) {
+      console.log(err.message);
+      process.exit(0);
+    }
     console.error(err.message);
-    process.exit(err.message.startsWith("Usage:") ? 0 : 2);
+    process.exit(2);
   }
 }
 

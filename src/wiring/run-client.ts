@@ -45,7 +45,15 @@ function targetText(config: ClientConfig): string {
 }
 
 /** Runs `configs` (one per session) in this process until a signal stops them. */
-export async function runTunnels(configs: ClientConfig[], options: { dashboard?: boolean } = {}): Promise<void> {
+/** What the command knows that makes a refusal's hint right: no session named (a random one), no token given. */
+export interface RefusalContext {
+  randomSession?: boolean;
+  noToken?: boolean;
+  /** Sessions of `tunnel2 start` with no token saved. */
+  noTokenFor?: string[];
+}
+
+export async function runTunnels(configs: ClientConfig[], options: { dashboard?: boolean; refusal?: RefusalContext } = {}): Promise<void> {
   const format = configs[0].logFormat;
   // On a terminal (text logs): status lines at the bottom, everything else printed above them; elsewhere plain lines.
   const terminal = format === "text" && process.stdout.isTTY
@@ -118,7 +126,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         process.exit(1);
       },
       onRefused(reason) {
-        console.error(`${escapeControls(`Refused by the entry: ${reason}`)}${refusalHint(reason, config)}`);
+        console.error(refusalMessage(reason, config, options.refusal ?? {}));
         process.exit(1);
       },
     }, inspector?.inspector);
@@ -143,11 +151,20 @@ async function openInspector(runtime: ClientRuntime, address: ClientConfig["insp
   return startInspector(runtime, address);
 }
 
-/** What to do about a refusal, when we can tell. */
-function refusalHint(reason: string, config: ClientConfig): string {
-  if (/invalid token/i.test(reason)) {
-    // The session name is checked ([a-z0-9-]): safe to print as it is.
-    return `\n  This entry needs the session's token: save it with  tunnel2 config add-token ${config.session} -  (its operator prints it with  tunnel2 token ${config.session})`;
+/** The refusal as printed, with what to do about it when we can tell. */
+function refusalMessage(reason: string, config: ClientConfig, context: RefusalContext): string {
+  const said = escapeControls(`Refused by the entry: ${reason}`);
+  if (!/invalid token/i.test(reason)) return said;
+  // The session name is checked ([a-z0-9-]): safe to print as it is.
+  const name = config.session;
+  if (context.randomSession) {
+    return `Refused by the entry: it needs a session name and that session's token (it has TUNNEL_SECRET)\n` +
+      `  Pick a name:  tunnel2 http PORT --session NAME  with the token its operator prints with  tunnel2 token NAME` +
+      `  (save it once with  tunnel2 config add-token NAME -)`;
   }
-  return "";
+  if (context.noToken || context.noTokenFor?.includes(name)) {
+    return `Refused by the entry: no token for session "${name}", and this entry needs one (it has TUNNEL_SECRET)\n` +
+      `  Save it once with  tunnel2 config add-token ${name} -  (its operator prints it with  tunnel2 token ${name}), or set TUNNEL_TOKEN`;
+  }
+  return `${said}\n  This entry needs the session's token: save it with  tunnel2 config add-token ${name} -  (its operator prints it with  tunnel2 token ${name})`;
 }
