@@ -29,11 +29,11 @@ await new Promise<void>((resolve) => {
   target.listen(TARGET_PORT, "127.0.0.1", resolve);
 });
 
-function run(script: string, args: string[]) {
+function run(script: string, args: string[], env: Record<string, string> = {}) {
   const cmd = runtime === "bun"
     ? [process.execPath, "run", `${here}${script}`, ...args]
     : [process.execPath, "run", "-A", "--unstable-no-legacy-abort", `${here}${script}`, ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { MIMALLOC_PURGE_DELAY: "-1", ...process.env, PORT: String(ENTRY_PORT) } });
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { MIMALLOC_PURGE_DELAY: "-1", ...process.env, PORT: String(ENTRY_PORT), ...env } });
   child.on("exit", (code) => {
     if (code !== null && code !== 0) {
       console.error(`${script} exited with ${code}`);
@@ -44,14 +44,13 @@ function run(script: string, args: string[]) {
 }
 
 const entry = run("server.ts", []);
-// Give the entry a moment to listen; the client retries with backoff anyway.
-await new Promise((r) => setTimeout(r, 500));
+// No wait for the entry: a client started first retries every second until it answers.
+// The token goes through the environment, never a command line that ps shows.
 const client = run("client.ts", [
   "--server", `http://127.0.0.1:${ENTRY_PORT}`,
   "--session", "demo",
-  "--token", process.env.TUNNEL_TOKEN ?? "demo",
   "--to", `http://127.0.0.1:${TARGET_PORT}`,
-]);
+], { TUNNEL_TOKEN: process.env.TUNNEL_TOKEN ?? "demo" });
 console.log(`Demo: target on http://127.0.0.1:${TARGET_PORT}; try  curl http://demo.localhost:${ENTRY_PORT}/`);
 
 function shutdown(code = 0) {

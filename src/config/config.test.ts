@@ -10,7 +10,14 @@ import { labelOf, type Option, type OptionTable, programFlags, readOptions, usag
 describe("entryConfig()", () => {
   test("defaults", () => {
     const c = entryConfig([], {});
-    expect(c).toMatchObject({ port: 8080, hostname: "0.0.0.0", domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, maxUplinksPerSession: 64, windowBytes: 262144 });
+    expect(c).toMatchObject({ port: 8080, hostname: "127.0.0.1", hostnameGiven: false, domain: "localhost", requestTimeoutMs: 30000, idleTimeoutS: 30, maxStreamsPerSession: 10000, maxUplinksPerSession: 64, windowBytes: 262144 });
+  });
+
+  test("the listen address: loopback in open development mode, every interface with a secret, or as given", () => {
+    expect(entryConfig([], {}).hostname).toBe("127.0.0.1");
+    expect(entryConfig([], { TUNNEL_SECRET: "s" }).hostname).toBe("0.0.0.0");
+    expect(entryConfig([], { HOSTNAME: "0.0.0.0" })).toMatchObject({ hostname: "0.0.0.0", hostnameGiven: true });
+    expect(entryConfig(["--hostname", "::"], { TUNNEL_SECRET: "s" }).hostname).toBe("::");
   });
 
   test("--help names the command that runs the entry, with the defaults it applies", () => {

@@ -20,8 +20,10 @@ export type { InspectAddress } from "./client-options.ts";
 export interface EntryConfig {
   /** Listen port. */
   port: number;
-  /** Listen address. */
+  /** Listen address: HOSTNAME, else 0.0.0.0 with a secret and 127.0.0.1 without. */
   hostname: string;
+  /** The listen address was given (not the default). */
+  hostnameGiven: boolean;
   /** `<session>.<domain>` routes to a session. */
   domain: string;
   /** Time for a response head to arrive, counted from when the request body is sent, before 504. */
@@ -177,7 +179,9 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
   return {
     uplinkTimings: o.uplinkTimings,
     port: o.port,
-    hostname: o.hostname,
+    // Open development mode lets anyone claim any session: unless told, only this machine may reach it.
+    hostname: o.hostname ?? (o.secret ? "0.0.0.0" : "127.0.0.1"),
+    hostnameGiven: o.hostname !== undefined,
     domain,
     requestTimeoutMs: o.requestTimeoutMs,
     idleTimeoutS: o.idleTimeoutS,

@@ -57,7 +57,14 @@ export const ENTRY_OPTIONS = {
   naming: "variable",
   options: {
     port: option({ flag: "port", env: "PORT", arg: "N", kind: integer(0, 65535), default: 8080, help: "listen port" }),
-    hostname: option({ flag: "hostname", env: "HOSTNAME", arg: "ADDR", kind: text, default: "0.0.0.0", help: "listen address" }),
+    hostname: option({
+      flag: "hostname",
+      env: "HOSTNAME",
+      arg: "ADDR",
+      kind: text,
+      shown: "0.0.0.0 with TUNNEL_SECRET, else 127.0.0.1",
+      help: "listen address",
+    }),
     domain: option({
       flag: "domain",
       env: "TUNNEL_DOMAIN",

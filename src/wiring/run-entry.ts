@@ -91,6 +91,9 @@ export async function runEntry(args: string[]): Promise<void> {
     log.info("token auth on: clients need HMAC-SHA256(TUNNEL_SECRET, session) as their token");
   } else {
     log.warn("OPEN DEVELOPMENT MODE: TUNNEL_SECRET is not set, so any client may claim any session with any token");
+    if (config.hostname === "127.0.0.1" && !config.hostnameGiven) {
+      log.info("listening on loopback only (no TUNNEL_SECRET): set --hostname 0.0.0.0 (HOSTNAME) to take visitors and clients from other machines, and TUNNEL_SECRET with it");
+    }
   }
   if (!config.dashboardToken) {
     log.warn(
