@@ -41,6 +41,29 @@ function servedAfter(since: number, port: number, session: string): Promise<numb
   return eventually(async () => (await status(port, session)) === 200 ? Date.now() - since : undefined, 10_000, 25);
 }
 
+describe.each(["bun", "deno"] as Runtime[])("client on %s: one session, two targets", (runtime) => {
+  test("a second client with another target is refused and says so; with --replica, or the same target, it shares the session", async () => {
+    const other = startTarget();
+    try {
+      const entry = await startEntry(runtime);
+      await startClient(runtime, entry, "shared", targetUrl);
+      const second = await runToEnd(runtime, "src/client.ts", [
+        "--server", origin(entry.port), "--session", "shared", "--token", "t", "--to", `http://127.0.0.1:${other.port}`,
+      ], { TUNNEL_INSPECT: "off" });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain('Refused by the entry: Session "shared" is served by another client with another target: use --replica to share it');
+      // The same target: a replica by definition.
+      await startClient(runtime, entry, "shared", targetUrl);
+      await startClient(runtime, entry, "shared", `http://127.0.0.1:${other.port}`, ["--replica"]);
+      const api = await (await fetch(`${origin(entry.port)}/api/sessions`)).json();
+      expect(api.sessions[0].uplinks.length).toBe(6);
+      expect(entry.output()).toContain("uplink refused");
+    } finally {
+      other.stop();
+    }
+  }, 30_000);
+});
+
 describe.each(["bun", "deno"] as Runtime[])("client on %s, before its entry", (runtime) => {
   test("started before its entry: says once that it waits, and serves about a second after the entry comes up", async () => {
     const port = deadPort();

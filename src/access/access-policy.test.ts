@@ -23,6 +23,9 @@ describe("readAccessRules()", () => {
     expect(() => readAccessRules({ oidcAllow: ["alice"] })).toThrow('oidc-allow: "alice" is not an email address or *@domain');
     expect(() => readAccessRules({ allowIp: new Array(257).fill("10.0.0.1") })).toThrow("allow-ip: 257 items, at most 256");
     expect(() => readAccessRules([])).toThrow("access rules: expected an object");
+    for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      expect(() => readAccessRules(JSON.parse(`{"${key}":["x"]}`))).toThrow(`access rules: unknown rule "${key}"`);
+    }
   });
 
   test("summaries and printed lines never hold a secret", () => {

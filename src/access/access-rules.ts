@@ -55,7 +55,8 @@ export function readAccessRules(value: unknown): AccessRules {
   const o = value as Record<string, unknown>;
   const rules: AccessRules = {};
   for (const key of Object.keys(o)) {
-    if (!(key in RULE_NAMES)) throw new Error(`access rules: unknown rule ${JSON.stringify(key.slice(0, 40))} (known: ${Object.keys(RULE_NAMES).join(", ")})`);
+    // Own names only: "constructor" or "__proto__" are not rules (`in` would find them on the prototype).
+    if (!Object.hasOwn(RULE_NAMES, key)) throw new Error(`access rules: unknown rule ${JSON.stringify(key.slice(0, 40))} (known: ${Object.keys(RULE_NAMES).join(", ")})`);
   }
   if (o.basicAuth !== undefined) rules.basicAuth = stringList(o.basicAuth, RULE_NAMES.basicAuth, credentialProblem);
   if (o.allowIp !== undefined) rules.allowIp = stringList(o.allowIp, RULE_NAMES.allowIp, rangeProblem);

@@ -131,7 +131,7 @@ export function startAgent(
         uplinkServers[index] = undefined;
       }
       if (stopped) return;
-      if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused) {
+      if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused || end.code === CloseCode.SessionTaken) {
         stopped = true;
         events.onRefused(end.reason || "session refused");
         return;

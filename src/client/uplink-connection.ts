@@ -99,6 +99,8 @@ export function runUplink(
         token: config.token,
         window: config.windowBytes,
         ...(config.access ? { access: config.access as Record<string, unknown> } : {}),
+        target: config.targetTag,
+        ...(config.replica ? { replica: true } : {}),
       })));
     };
     ws.onmessage = (event) => {

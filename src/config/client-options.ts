@@ -191,6 +191,14 @@ export const CLIENT_OPTIONS = {
       shown: "127.0.0.1:4040, the next free port if taken",
       help: "the request inspector's address; loopback only unless told\notherwise",
     }),
+    replica: option({
+      flag: "replica",
+      env: "TUNNEL_REPLICA",
+      kind: present,
+      switch: true,
+      default: false,
+      help: "serve the session alongside clients with other targets, on\npurpose (without it the entry refuses a second target)",
+    }),
     noInspect: option({ flag: "no-inspect", kind: present, switch: true, default: false, help: "no request inspector (TUNNEL_INSPECT=off)" }),
     uplinkTimings: SHARED_OPTIONS.uplinkTimings,
     basicAuth: option({

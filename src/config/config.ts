@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import { createHash } from "node:crypto";
 import type { UplinkTimings } from "../protocol/uplink-timings.ts";
 import { MAX_HELLO_BYTES } from "../protocol/constants.ts";
 import { CLIENT_OPTIONS, type InspectAddress } from "./client-options.ts";
@@ -84,6 +85,8 @@ export interface EntryConfig {
    * proxy in front); unless set, on when Fly is detected (FLY_MACHINE_ID set).
    */
   trustProxy: boolean;
+  /** Running on Fly (FLY_MACHINE_ID is set): Fly's proxy, and it alone, writes Fly-Client-IP. */
+  onFly: boolean;
   /** Serve HTTPS/WSS with this PEM certificate chain and key. */
   tls: { cert: string; key: string } | undefined;
   /** Milliseconds between two points of the dashboard feed. */
@@ -142,6 +145,10 @@ export interface ClientConfig {
   logFormat: "text" | "json";
   /** Where the request inspector listens; undefined with `--no-inspect`. */
   inspect: InspectAddress | undefined;
+  /** The target's fingerprint sent in the hello: the first 16 hex digits of SHA-256 of its URL. */
+  targetTag: string;
+  /** Serves the session alongside clients with other targets on purpose (--replica). */
+  replica: boolean;
   /** A line per request; undefined: on at a terminal (text logs), off elsewhere. */
   logRequests: boolean | undefined;
   /** Who may reach the tunnel, sent to the entry with each uplink's hello; undefined: everyone. */
@@ -202,6 +209,7 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     metrics: o.metrics,
     cluster: clusterConfig(o, env),
     trustProxy: o.trustProxy ?? Boolean(env.FLY_MACHINE_ID),
+    onFly: Boolean(env.FLY_MACHINE_ID),
     tls,
     dashboardTickMs: o.dashboardTickMs,
   };
@@ -291,6 +299,8 @@ export function clientConfigFrom(flags: Flags<typeof CLIENT_OPTIONS.options>, en
     logFormat: o.logFormat,
     inspect: o.noInspect ? undefined : o.inspect,
     logRequests: o.logRequests,
+    targetTag: createHash("sha256").update(o.to.target.href).digest("hex").slice(0, 16),
+    replica: o.replica,
     access: accessRules(o),
   };
 }

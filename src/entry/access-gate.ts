@@ -8,6 +8,40 @@ import { LOGOUT_PATH, type SignOn } from "./sign-on.ts";
 /** The largest body a webhook check holds back until its signature is verified; a bigger one gets 413. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
+/** Bytes of webhook bodies held back at once, entry-wide and per session: what strangers can make the entry hold is bounded. */
+export const WEBHOOK_BUFFER_LIMITS = { entry: 64 * 1024 * 1024, session: 16 * 1024 * 1024 };
+
+/** How many bytes of unverified webhook bodies the entry holds now, in all and by session. */
+export class WebhookBuffers {
+  #held = 0;
+  #bySession = new Map<string, number>();
+  readonly limits: { entry: number; session: number };
+
+  constructor(limits = WEBHOOK_BUFFER_LIMITS) {
+    this.limits = limits;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes `n` more bytes for `session`, or false when that would pass a limit. */
+  take(session: string, n: number): boolean {
+    const mine = this.#bySession.get(session) ?? 0;
+    if (this.#held + n > this.limits.entry || mine + n > this.limits.session) return false;
+    this.#held += n;
+    this.#bySession.set(session, mine + n);
+    return true;
+  }
+
+  give(session: string, n: number): void {
+    this.#held -= n;
+    const left = (this.#bySession.get(session) ?? 0) - n;
+    if (left > 0) this.#bySession.set(session, left);
+    else this.#bySession.delete(session);
+  }
+}
+
 /** A visitor kept out: why (for the metrics) and the answer. */
 export interface Refusal {
   reason: RefusalReason;
@@ -70,47 +104,63 @@ export async function signOnGate(
  * `timeoutMs`) while hashing it, and gives it back only when the webhook
  * signature holds: the target then gets exactly the bytes that were signed.
  */
-export async function verifiedBody(request: Request, session: string, check: WebhookCheck, timeoutMs: number): Promise<Uint8Array<ArrayBuffer> | Refusal | Response> {
+export async function verifiedBody(
+  request: Request,
+  session: string,
+  check: WebhookCheck,
+  timeoutMs: number,
+  buffers: WebhookBuffers,
+): Promise<Uint8Array<ArrayBuffer> | Refusal> {
   const verification = check.begin(request.headers);
   if (typeof verification === "string") {
     await request.body?.cancel().catch(() => {});
     return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: ${verification}`);
   }
+  const tooLarge = () => refusal("webhook", 413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_WEBHOOK_BODY_BYTES) {
     await request.body?.cancel().catch(() => {});
-    return errorResponse(413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
+    return tooLarge();
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
-    try {
-      for (;;) {
-        const next = await Promise.race([reader.read(), late]);
-        if (next === "late") {
-          reader.cancel().catch(() => {});
-          return errorResponse(408, "Request timeout: the webhook body did not arrive in time");
+  try {
+    if (request.body) {
+      const reader = request.body.getReader();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+      try {
+        for (;;) {
+          const next = await Promise.race([reader.read(), late]);
+          if (next === "late") {
+            reader.cancel().catch(() => {});
+            return refusal("webhook", 408, "Request timeout: the webhook body did not arrive in time");
+          }
+          if (next.done) break;
+          if (size + next.value.byteLength > MAX_WEBHOOK_BODY_BYTES) {
+            reader.cancel().catch(() => {});
+            return tooLarge();
+          }
+          if (!buffers.take(session, next.value.byteLength)) {
+            reader.cancel().catch(() => {});
+            const busy = refusal("webhook", 503, "Service unavailable: too many webhook bodies are being verified at once: retry shortly", { "retry-after": "1" });
+            return busy;
+          }
+          size += next.value.byteLength;
+          verification.update(next.value);
+          chunks.push(next.value);
         }
-        if (next.done) break;
-        size += next.value.byteLength;
-        if (size > MAX_WEBHOOK_BODY_BYTES) {
-          reader.cancel().catch(() => {});
-          return errorResponse(413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
-        }
-        verification.update(next.value);
-        chunks.push(next.value);
+      } catch {
+        return refusal("webhook", 400, "Bad request: the request body ended early");
+      } finally {
+        clearTimeout(timer);
       }
-    } catch {
-      return errorResponse(400, "Bad request: the request body ended early");
-    } finally {
-      clearTimeout(timer);
     }
+    if (!verification.verified()) {
+      return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: the signature does not match the body`);
+    }
+    return joinBytes(chunks, size);
+  } finally {
+    buffers.give(session, size);
   }
-  if (!verification.verified()) {
-    return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: the signature does not match the body`);
-  }
-  return joinBytes(chunks, size);
 }

@@ -23,6 +23,7 @@ import type { EntryCluster } from "./entry-cluster.ts";
 import { PEER_FROM, PEER_NOT_HELD } from "./peer-headers.ts";
 import type { RuleSummary } from "../access/access-rules.ts";
 import { OIDC_CALLBACK_PATH, type SignOn } from "./sign-on.ts";
+import { WebhookBuffers } from "./access-gate.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -56,11 +57,9 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** A session's rules as /api/sessions lists them: its newest uplink's; null when everyone may reach it. */
-function accessOf(uplinks: Iterable<Uplink>): { own: RuleSummary; floor?: RuleSummary } | null {
-  let newest: Uplink | undefined;
-  for (const uplink of uplinks) if (!newest || uplink.connectedAt >= newest.connectedAt) newest = uplink;
-  const access = newest?.access;
+/** A session's rules as /api/sessions lists them (its newest uplink's, enforced on all); null when everyone may reach it. */
+function accessOf(newest: Uplink): { own: RuleSummary; floor?: RuleSummary } | null {
+  const access = newest.access;
   return access ? { own: access.own, ...(access.floor ? { floor: access.floor } : {}) } : null;
 }
 
@@ -104,6 +103,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     state: deps.state,
     rateLimits: RateLimits.create(config.rateLimit, config.tiers),
     refused: (session, reason) => metrics.refused(session, reason),
+    webhookBuffers: new WebhookBuffers(),
   };
   let cluster: EntryCluster | undefined;
   /**
@@ -218,7 +218,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
         lastMinute: metrics.recent(session.name),
         webSockets: webSockets.get(session.name) ?? 0,
         /** Who may reach it (without secrets): the tunnel's rules and the operator's floor, as its newest uplink says. */
-        access: accessOf(session.uplinks),
+        access: accessOf(session.newest),
         uplinks: [...session.uplinks].map((u) => ({
           id: u.id,
           connectedAt: new Date(u.connectedAt).toISOString(),
@@ -299,7 +299,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
         if (received instanceof Response) return received;
         ({ request, env, from } = received);
       } else if (config.trustProxy) {
-        env = behindTrustedProxy(request, env);
+        env = behindTrustedProxy(request, env, config.onFly);
       }
       const host = request.headers.get("host");
       if (host === null) return app.fetch(request, env);

@@ -192,7 +192,8 @@ export class OidcSignOn implements SignOn {
     } catch (err) {
       return errorResponse(502, `Bad gateway: the sign-on provider did not confirm the sign-on (${(err as Error).message.slice(0, 200)})`);
     }
-    if (typeof email !== "string" || email.length > 320 || verified === false) {
+    // Providers that do not say (no email_verified claim) are taken at their word; one that says false, in any form, is not.
+    if (typeof email !== "string" || email.length > 320 || verified === false || verified === "false") {
       return errorResponse(403, "Forbidden: the sign-on provider gave no verified email address, and this tunnel lets in by address");
     }
     const ticket = await this.#seal({ use: "ticket", host: state.host, to: state.to, email, flow: state.flow, exp: this.#now() + TICKET_TTL_MS });

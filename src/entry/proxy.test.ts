@@ -10,7 +10,9 @@ import { SMALL_BODY_BYTES } from "./answer-relay.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
 import { admit, failureResponse, type ProxyDeps, refuseHead, requestHead, visitorResponse } from "./proxy.ts";
 import { RateLimits } from "./rate-limits.ts";
-import type { SessionRegistry } from "./session-registry.ts";
+import { AccessPolicy } from "../access/access-policy.ts";
+import { WebhookBuffers } from "./access-gate.ts";
+import { SessionRegistry } from "./session-registry.ts";
 import type { Uplink } from "./uplink.ts";
 import { VisitorWebSockets } from "./visitor-web-sockets.ts";
 
@@ -48,6 +50,11 @@ describe("requestHead()", () => {
       false,
     );
     expect(head.headers.filter(([, value]) => value.includes("6.6.6.6"))).toEqual([]);
+  });
+
+  test("underscore spellings of those headers go too (CGI-style servers read them as the same), other underscores stay", () => {
+    const head = requestHead(visitor({ x_tunnel2_user_email: "admin@acme.com", X_Forwarded_For: "10.9.9.9", x_real_ip: "6.6.6.6", x_app_id: "7" }), "203.0.113.7", "http", false);
+    expect(head.headers.map(([name]) => name)).toEqual(["x_app_id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
   });
 });
 
@@ -199,18 +206,45 @@ describe("visitorResponse()", () => {
   });
 });
 
+describe("admit() under a session's access rules", () => {
+  test("the newest uplink's rules hold whichever uplink carries the request; refusals are counted", async () => {
+    const config = entryConfig(["--domain", DOMAIN], {});
+    const open = { access: undefined } as Uplink;
+    const guarded = { access: AccessPolicy.compile("demo", { basicAuth: ["alice:pw"] }, undefined) } as Uplink;
+    const refused: string[] = [];
+    const registry = new SessionRegistry();
+    const deps: ProxyDeps = {
+      config,
+      // The least busy uplink is the open one; the newest brought the rules.
+      registry: Object.assign(registry, { pick: () => open, get: () => ({ newest: guarded }), activeStreams: () => 0 }),
+      deadlines: new HeadDeadlines(config.requestTimeoutMs),
+      state: { draining: false, webSockets: new VisitorWebSockets() },
+      rateLimits: undefined,
+      webhookBuffers: new WebhookBuffers(),
+      refused: (session, reason) => refused.push(`${session} ${reason}`),
+    };
+    const visitor = { address: "203.0.113.7" };
+    const answer = (await admit(new Request("http://demo.tunnel.test/"), "demo", deps, visitor)) as Response;
+    expect([answer.status, answer.headers.get("www-authenticate")]).toEqual([401, 'Basic realm="demo", charset="UTF-8"']);
+    const ok = await admit(new Request("http://demo.tunnel.test/", { headers: { authorization: `Basic ${btoa("alice:pw")}` } }), "demo", deps, visitor);
+    expect(ok).toBe(open);
+    expect(refused).toEqual(["demo basic_auth"]);
+  });
+});
+
 describe("admit()", () => {
   /** Deps whose registry always has one uplink carrying `inFlight` streams. */
   function deps(flags: string[], inFlight = 0): ProxyDeps {
     const config = entryConfig(["--domain", DOMAIN, ...flags], {});
     const uplink = {} as Uplink;
-    const registry = { pick: () => uplink, activeStreams: () => inFlight } as unknown as SessionRegistry;
+    const registry = { pick: () => uplink, get: () => ({ newest: uplink }), activeStreams: () => inFlight } as unknown as SessionRegistry;
     return {
       config,
       registry,
       deadlines: new HeadDeadlines(config.requestTimeoutMs),
       state: { draining: false, webSockets: new VisitorWebSockets() },
       rateLimits: RateLimits.create(config.rateLimit, config.tiers),
+      webhookBuffers: new WebhookBuffers(),
     };
   }
   const request = (headers: Record<string, string> = {}) => new Request("http://demo.tunnel.test/", { method: "POST", headers });

@@ -18,7 +18,7 @@ import { PEER_HEADERS } from "./peer-headers.ts";
 import type { VisitorWebSockets } from "./visitor-web-sockets.ts";
 import type { AccessPolicy, RefusalReason } from "../access/access-policy.ts";
 import { withoutSignOnCookies } from "./sign-on.ts";
-import { refuseByHead, signOnGate, verifiedBody } from "./access-gate.ts";
+import { refuseByHead, signOnGate, verifiedBody, type WebhookBuffers } from "./access-gate.ts";
 import type { SignOn } from "./sign-on.ts";
 
 /**
@@ -39,6 +39,8 @@ const REPLACED_HEADERS = [
   ...PEER_HEADERS,
 ];
 
+const REPLACED_SET = new Set(REPLACED_HEADERS);
+
 /**
  * The head sent to the client: end-to-end headers plus X-Forwarded-*
  * (`forwardedFor` is the whole X-Forwarded-For value). When no body is sent
@@ -48,6 +50,10 @@ const REPLACED_HEADERS = [
  */
 export function requestHead(request: Request, forwardedFor: string, scheme: string, sendsBody: boolean): RequestHead {
   let headers = endToEndHeaders(request.headers, REPLACED_HEADERS);
+  // CGI-style servers (WSGI, PHP, Rack) read X_Forwarded_For as X-Forwarded-For: such spellings of what the entry writes go too.
+  if (headers.some(([name]) => name.includes("_"))) {
+    headers = headers.filter(([name]) => !name.includes("_") || !REPLACED_SET.has(name.toLowerCase().replace(/_/g, "-")));
+  }
   if (!sendsBody) headers = headers.filter(([name, value]) => name !== "content-length" || value === "0");
   headers.push(
     ["x-forwarded-for", forwardedFor],
@@ -116,6 +122,8 @@ export interface ProxyDeps {
   rateLimits: RateLimiter | undefined;
   /** Told of each visitor a session's access rules keep out. */
   refused?: (session: string, reason: RefusalReason) => void;
+  /** Unverified webhook bodies held now: bounded entry-wide and per session. */
+  webhookBuffers: WebhookBuffers;
   /** Sign-on for sessions that ask for it; undefined without TUNNEL_OIDC_ISSUER (or until its provider is discovered). */
   signOn?: SignOn;
 }
@@ -124,6 +132,8 @@ export interface ProxyDeps {
 export interface Visitor {
   address: string;
   email?: string;
+  /** The session's access rules the request was admitted under (set by admit). */
+  policy?: AccessPolicy;
 }
 
 /** Entry-wide state the proxy consults. */
@@ -166,9 +176,11 @@ export async function admit(request: Request, session: string, deps: ProxyDeps, 
   if (!uplink) {
     return errorResponse(502, `Bad gateway: no tunnel client is connected for session "${session}"`);
   }
-  if (uplink.access) {
-    const refusal = refuseByHead(request, visitor.address, session, uplink.access) ??
-      (uplink.access.oidcAllow.length > 0 ? await signOnGate(request, session, uplink.access, deps.signOn, visitor) : undefined);
+  const policy = deps.registry.get(session)?.newest.access;
+  if (policy) {
+    visitor.policy = policy;
+    const refusal = refuseByHead(request, visitor.address, session, policy) ??
+      (policy.oidcAllow.length > 0 ? await signOnGate(request, session, policy, deps.signOn, visitor) : undefined);
     if (refusal instanceof Response) return refusal; // the sign-on's own pages and redirects
     if (refusal) {
       deps.refused?.(session, refusal.reason);
@@ -238,11 +250,12 @@ export async function proxyRequest(
   const uplink = await admit(request, session, deps, visitor);
   if (uplink instanceof Response) return uplink;
   let body = hasBody ? request.body : null;
-  const policy = uplink.access;
+  const policy = visitor.policy;
   if (policy) head.headers = headersForTarget(head.headers, policy, visitor);
   if (policy?.webhook) {
-    const verified = await verifiedBody(request, session, policy.webhook, deps.config.requestTimeoutMs);
-    if (verified instanceof Response) return verified;
+    // The connection's idle timeout would cut a slow body before its deadline, with no answer.
+    const resume = env.suspendIdleTimeout();
+    const verified = await verifiedBody(request, session, policy.webhook, deps.config.requestTimeoutMs, deps.webhookBuffers).finally(resume);
     if (!(verified instanceof Uint8Array)) {
       deps.refused?.(session, verified.reason);
       return verified.response;

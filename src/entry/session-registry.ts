@@ -3,8 +3,15 @@ import type { Uplink } from "./uplink.ts";
 /** One session: the uplinks that serve it. */
 export interface Session {
   name: string;
+  /** In the order they came: the last is the newest. */
   uplinks: Set<Uplink>;
   createdAt: number;
+  /**
+   * The newest uplink: its client's access rules are the session's, for
+   * every request whichever uplink carries it (a client restarted with new
+   * rules replaces the old ones at once, never beside them).
+   */
+  newest: Uplink;
 }
 
 /** Told when this entry starts and stops holding a session (its first uplink came, its last one went). */
@@ -39,17 +46,23 @@ export class SessionRegistry {
   add(uplink: Uplink): void {
     let session = this.#sessions.get(uplink.session);
     if (!session) {
-      session = { name: uplink.session, uplinks: new Set(), createdAt: Date.now() };
+      session = { name: uplink.session, uplinks: new Set(), createdAt: Date.now(), newest: uplink };
       this.#sessions.set(uplink.session, session);
       this.#events?.held(uplink.session);
     }
     session.uplinks.add(uplink);
+    session.newest = uplink;
   }
 
   remove(uplink: Uplink): void {
     const session = this.#sessions.get(uplink.session);
     if (!session) return;
     session.uplinks.delete(uplink);
+    if (session.newest === uplink) {
+      let last: Uplink | undefined;
+      for (const u of session.uplinks) last = u;
+      if (last) session.newest = last;
+    }
     if (session.uplinks.size === 0) {
       this.#sessions.delete(uplink.session);
       this.#events?.released(uplink.session);

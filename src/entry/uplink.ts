@@ -26,6 +26,9 @@ export class Uplink implements UplinkSocketEvents {
   readonly connectedAt = Date.now();
   session = "";
   mux: Mux | undefined;
+  /** The client's fingerprint of its target, and whether it said it is a replica (see the hello). */
+  targetTag: string | undefined;
+  replica = false;
   /** Who may reach the session through this uplink (its tunnel's rules and the operator's floor); undefined: everyone. */
   access: AccessPolicy | undefined;
   #socket: FrameSocket | undefined;
@@ -138,6 +141,16 @@ export class Uplink implements UplinkSocketEvents {
       this.#refuse(CloseCode.BadFrame, `Invalid window: ${hello.window}`, "protocol_error");
       return;
     }
+    // Two clients of one session with different targets are two apps behind one name: refused unless one says it is a replica.
+    const other = [...this.#registry.get(hello.session)?.uplinks ?? []].find((u) =>
+      !u.replica && u.targetTag !== undefined && hello.target !== undefined && u.targetTag !== hello.target
+    );
+    if (other && !hello.replica) {
+      this.#refuse(CloseCode.SessionTaken, `Session "${hello.session}" is served by another client with another target: use --replica to share it`, "session_taken");
+      return;
+    }
+    this.targetTag = hello.target;
+    this.replica = hello.replica === true;
     try {
       const own = hello.access === undefined ? undefined : readAccessRules(hello.access);
       this.access = AccessPolicy.compile(hello.session, own, this.#config.policy?.floorFor(hello.session));
@@ -170,6 +183,10 @@ export class Uplink implements UplinkSocketEvents {
       uplinkId: this.id,
       window: this.#config.windowBytes,
     })));
+    const before = this.#registry.get(hello.session)?.newest.access;
+    if (JSON.stringify(before?.own ?? null) !== JSON.stringify(this.access?.own ?? null) && this.#registry.get(hello.session)) {
+      this.#log.warn("uplink brings other access rules: they now hold for the whole session", { session: hello.session, uplink: this.id });
+    }
     this.#registry.add(this);
     this.#log.info("uplink connected", { session: this.session, uplink: this.id });
   }

@@ -16,12 +16,14 @@ export function forwardedFor(request: Request, env: EntryBindings): string {
 
 /**
  * Behind a trusted proxy (TRUST_PROXY, or on Fly): the visitor's address is
- * the one the proxy names (Fly-Client-IP, else the last X-Forwarded-For
- * entry, which the proxy appended), and the chain the target sees is the
- * proxy's. Anything that is not an address is ignored.
+ * the one the proxy names: on Fly, Fly-Client-IP (Fly's proxy sets it);
+ * else, or without it, the last X-Forwarded-For entry, which the proxy
+ * appended. Another proxy (Caddy, nginx) passes a visitor's own
+ * Fly-Client-IP through, so off Fly it is never read. The chain the target
+ * sees is the proxy's. Anything that is not an address is ignored.
  */
-export function behindTrustedProxy(request: Request, env: EntryBindings): EntryBindings {
-  const fly = request.headers.get("fly-client-ip")?.trim();
+export function behindTrustedProxy(request: Request, env: EntryBindings, onFly: boolean): EntryBindings {
+  const fly = onFly ? request.headers.get("fly-client-ip")?.trim() : undefined;
   const chain = request.headers.get("x-forwarded-for") ?? undefined;
   const last = chain?.slice(chain.lastIndexOf(",") + 1).trim();
   const address = fly && ADDRESS.test(fly) ? fly : last && ADDRESS.test(last) ? last : undefined;

@@ -30,7 +30,7 @@ export async function proxyWebSocket(request: Request, session: string, env: Ent
   const visitor: Visitor = { address: env.remoteAddress };
   const uplink = await admit(request, session, deps, visitor);
   if (uplink instanceof Response) return uplink;
-  const policy = uplink.access;
+  const policy = visitor.policy;
   if (policy) head.headers = headersForTarget(head.headers, policy, visitor);
   if (policy?.webhook) {
     // An upgrade has no body: its signature, if any, is of the empty body.

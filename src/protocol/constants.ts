@@ -110,6 +110,8 @@ export const CloseCode = {
   TooManyUplinks: 4004,
   /** The entry refuses the tunnel's access rules: malformed, short of its operator's policy, or one it cannot enforce (permanent). */
   AccessRefused: 4005,
+  /** Another client serves the session with another target, and this one did not say it is a replica (permanent). */
+  SessionTaken: 4006,
 } as const;
 
 /** The largest message an entry takes before its welcome: the hello (session, token, window, access rules). */

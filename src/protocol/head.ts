@@ -165,6 +165,10 @@ export interface Hello {
   window: number;
   /** Who may reach the tunnel (a JSON object of rules the entry reads and enforces); absent: everyone. */
   access?: Record<string, unknown>;
+  /** A short fingerprint of the client's target: a second client of the session with another target is refused… */
+  target?: string;
+  /** …unless it says it serves the session alongside the others on purpose. */
+  replica?: boolean;
 }
 
 /** The entry's answer to an accepted Hello. */
@@ -191,6 +195,14 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (o.access !== undefined) {
     if (typeof o.access !== "object" || o.access === null || Array.isArray(o.access)) throw new ProtocolError("Malformed hello: access is not an object");
     hello.access = o.access as Record<string, unknown>;
+  }
+  if (o.target !== undefined) {
+    if (typeof o.target !== "string" || !/^[0-9a-f]{1,64}$/.test(o.target)) throw new ProtocolError("Malformed hello: bad target fingerprint");
+    hello.target = o.target;
+  }
+  if (o.replica !== undefined) {
+    if (typeof o.replica !== "boolean") throw new ProtocolError("Malformed hello: bad replica flag");
+    hello.replica = o.replica;
   }
   return hello;
 }
