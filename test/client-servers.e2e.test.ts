@@ -56,6 +56,7 @@ describe.each(["bun", "deno"] as Runtime[])("client on %s: one session, two targ
       await startClient(runtime, entry, "shared", targetUrl);
       await startClient(runtime, entry, "shared", `http://127.0.0.1:${other.port}`, ["--replica"]);
       const api = await (await fetch(`${origin(entry.port)}/api/sessions`)).json();
+      // The first client's 2, the same-target client's 2, the replica's 2 (the refused one's never joined).
       expect(api.sessions[0].uplinks.length).toBe(6);
       expect(entry.output()).toContain("uplink refused");
     } finally {

@@ -200,7 +200,7 @@ const BAD: Record<string, [raw: string, message: string]> = {
 };
 
 /** Options that take any text: nothing to refuse. */
-const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect", "oidcClientId", "oidcClientSecret", "webhookSecret"]);
+const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect", "oidcClientId", "oidcClientSecret", "webhookSecret", "replica"]);
 
 /** A valid text other than the default: a bound, another choice, or the sample. */
 function sampleOf(o: Option<unknown>, key: string): string {
