@@ -146,7 +146,7 @@ for (const runtime of ["bun", "deno"] as Runtime[]) {
       expect((await post(big, githubSignature("hook-secret", big), "/hook/big")).status).toBe(413);
       expect(seenAt("/hook/").map((s) => s.path)).toEqual(["/hook/in"]);
       const metrics = await (await fetch(`http://127.0.0.1:${entry.port}/metrics`)).text();
-      expect(metrics).toContain('tunnel2_access_refused_total{session="hooks",reason="webhook"} 3');
+      expect(metrics).toContain('tunnel2_access_refused_total{session="hooks",reason="webhook"} 4');
     }, 30_000);
 
     test("rules combine: the right password from the wrong address is still refused", async () => {

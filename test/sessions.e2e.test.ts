@@ -135,6 +135,16 @@ describe.each(["bun", "deno"] as Runtime[])("drain on %s", (runtime) => {
     expect(entry.output()).toContain("drained abandoned=0");
   }, 30_000);
 
+  test("an open dashboard feed ends with the drain instead of holding the entry to its timeout", async () => {
+    const entry = await startEntry(runtime, { DRAIN_TIMEOUT_MS: "60000" });
+    const feed = (await fetch(`http://127.0.0.1:${entry.port}/api/live`)).body!.getReader();
+    await feed.read(); // the history: the reader is counted
+    entry.proc.kill("SIGTERM");
+    while (!(await feed.read()).done);
+    expect(await entry.proc.exited).toBe(0);
+    expect(entry.output()).toContain("drained abandoned=0");
+  }, 20_000);
+
   test("a download that outlasts the drain timeout is cut, and counted as abandoned", async () => {
     const entry = await startEntry(runtime, { DRAIN_TIMEOUT_MS: "800" });
     await startClient(runtime, entry, "drain-cut", targetUrl);

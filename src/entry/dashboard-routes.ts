@@ -38,6 +38,9 @@ export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: Dashboa
   });
   app.get("/api/live", (c) => {
     const body = live.open();
+    if (!body && live.closed) {
+      return c.text("Service unavailable: this entry is shutting down; the dashboard reconnects once an entry answers\n", 503, { "retry-after": "5" });
+    }
     if (!body) {
       return c.text(
         `Service unavailable: ${live.readers} live dashboard feeds are open, the most this entry serves; close one or retry later\n`,

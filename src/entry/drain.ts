@@ -6,7 +6,7 @@ import type { SessionRegistry } from "./session-registry.ts";
 
 /**
  * Graceful shutdown: stop taking requests and uplinks (the state flag), tell
- * every client to go away, wait until no stream is in flight, close the
+ * every client to go away, end the dashboard's feeds, wait until no stream is in flight, close the
  * uplinks, then stop the server, which lets answers still being written to
  * visitors (a download's last bytes, answers relayed from other entries,
  * WebSockets closing) finish. All within `timeoutMs`. Resolves with the
@@ -19,12 +19,15 @@ export async function drainEntry(deps: {
   server: Pick<ServerHandle, "stop">;
   log: Logger;
   timeoutMs: number;
+  /** Ends the dashboard's /api/live streams, which never finish by themselves. */
+  endFeeds: () => void;
 }): Promise<number> {
   const { registry, state, log } = deps;
   const deadline = Date.now() + deps.timeoutMs;
   state.draining = true;
   // WebSockets never finish by themselves: tell their visitors to reconnect elsewhere (1001).
   for (const socket of [...state.webSockets.open]) socket.goAway();
+  deps.endFeeds(); // an EventSource reconnects, to another entry if there is one
   const uplinks = registry.all().flatMap((s) => [...s.uplinks]);
   for (const uplink of uplinks) uplink.mux?.goAway(GoAwayCode.Draining, "Entry is shutting down");
   const inFlight = () => uplinks.reduce((n, u) => n + u.activeStreams, 0);

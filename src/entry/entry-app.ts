@@ -44,6 +44,8 @@ export interface EntryHandler {
   attachCluster(cluster: EntryCluster): void;
   /** Signs on visitors of sessions whose tunnel asks for it (TUNNEL_OIDC_ISSUER), once the provider is discovered. */
   attachSignOn(signOn: SignOn): void;
+  /** Ends every open /api/live stream (draining: they never end by themselves). */
+  endFeeds(): void;
   /** Stops the entry's timers. */
   close(): void;
 }
@@ -277,6 +279,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       if (joined.rateLimiter) proxyDeps.rateLimits = joined.rateLimiter;
       registry.setEvents(joined);
     },
+    endFeeds,
     close: () => {
       clearInterval(liveness);
       clearInterval(feedTimer);

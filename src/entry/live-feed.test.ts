@@ -158,7 +158,7 @@ describe("LiveFeed", () => {
     expect(liveFeed.journalBytes).toBe((HISTORY_SECONDS + 10) * pointBytes);
   });
 
-  test("close() ends every reader", async () => {
+  test("close() ends every reader, and no reader is taken after it", async () => {
     const { liveFeed, tick } = setUp();
     tick();
     const reader = liveFeed.open()!.getReader();
@@ -167,5 +167,6 @@ describe("LiveFeed", () => {
     let done = false;
     while (!done) done = (await reader.read()).done;
     expect(liveFeed.readers).toBe(0);
+    expect([liveFeed.closed, liveFeed.open()]).toEqual([true, undefined]);
   });
 });

@@ -74,6 +74,7 @@ export class LiveFeed {
   readonly #now: () => number;
   readonly #onCut: (reason: string, readers: number) => void;
   readonly #leave: () => void;
+  #closed = false;
 
   constructor(feed: DashboardFeed, options: LiveFeedOptions = {}) {
     this.#maxReaders = options.maxReaders ?? MAX_LIVE_READERS;
@@ -95,9 +96,14 @@ export class LiveFeed {
     return this.#journal.reduce((n, e) => n + e.event.byteLength, 0);
   }
 
-  /** A new reader's stream (history first, then each point), or undefined when `maxReaders` are connected. */
+  /** True once {@linkcode close} ended the feed: no reader is taken any more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A new reader's stream (history first, then each point), or undefined when `maxReaders` are connected or the feed is closed. */
   open(): ReadableStream<Uint8Array> | undefined {
-    if (this.#readers.size >= this.#maxReaders) return undefined;
+    if (this.#closed || this.#readers.size >= this.#maxReaders) return undefined;
     const head = this.#first + this.#journal.length; // the next point to come
     let reader: Reader;
     return new ReadableStream<Uint8Array>({
@@ -130,6 +136,8 @@ export class LiveFeed {
 
   /** Ends every reader's stream and stops listening to the feed. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#leave();
     for (const reader of [...this.#readers]) {
       this.#drop(reader);

@@ -146,7 +146,7 @@ export async function runEntry(args: string[]): Promise<void> {
     log.info("entry stopping", { signal, drainTimeoutMs: config.drainTimeoutMs });
     // Leave the directory first: other entries stop sending requests here while clients move away.
     await cluster?.close();
-    await drainEntry({ registry, state, server: running, log, timeoutMs: config.drainTimeoutMs });
+    await drainEntry({ registry, state, server: running, log, timeoutMs: config.drainTimeoutMs, endFeeds: entry.endFeeds });
     entry.close();
     log.info("entry stopped");
     process.exit(0);
