@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createLogger } from "./log.ts";
+import { createLogger, withFields } from "./log.ts";
 
 /** Every control character: C0, DEL and C1. */
 const CONTROLS = [...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i)]
@@ -39,6 +39,18 @@ describe("createLogger(\"text\")", () => {
     const log = createLogger("text");
     log.info("uplink connected", { session: "demo-1", uplink: "u3", n: 5, spaced: "two words", missing: undefined });
     expect(lines[0]).toMatch(/^\S+ INFO {2}uplink connected session=demo-1 uplink=u3 n=5 spaced="two words"$/);
+  });
+
+  test("withFields puts its fields first on every line, at every level", () => {
+    const log = withFields(createLogger("text"), { session: "api" });
+    log.info("uplink connected", { uplink: 1 });
+    log.warn("target unreachable");
+    log.error("gave up", { session: "api", code: 2 });
+    expect(lines.map((l) => l.slice(l.indexOf(" ") + 1))).toEqual([
+      "INFO  uplink connected session=api uplink=1",
+      "WARN  target unreachable session=api",
+      "ERROR gave up session=api code=2",
+    ]);
   });
 });
 

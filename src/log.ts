@@ -43,3 +43,12 @@ export function createLogger(format: "text" | "json" = "text", sink: (line: stri
     error: (m, f) => write("error", m, f),
   };
 }
+
+/** `log` with `fields` first on every line: a process running several tunnels names each line's session. */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  return {
+    info: (m, f) => log.info(m, { ...fields, ...f }),
+    warn: (m, f) => log.warn(m, { ...fields, ...f }),
+    error: (m, f) => log.error(m, { ...fields, ...f }),
+  };
+}

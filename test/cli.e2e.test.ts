@@ -126,6 +126,30 @@ describe.each(["bun", "deno"] as Runtime[])("tunnel2 on %s", (runtime) => {
     expect(await started.proc.exited).toBe(0);
   });
 
+  test("tunnel2 start: a refused tunnel stops alone and says why; the others keep serving; none left is exit 1", async () => {
+    const own = { ...env, TUNNEL2_CONFIG: join(home, "start-refused", "config.json") };
+    const { sessionToken } = await import("../src/entry/session-token.ts");
+    const [good, bad] = [`kept-${runtime}`, `untokened-${runtime}`];
+    expect((await run(runtime, ["config", "set-server", `http://127.0.0.1:${guarded.port}`], own)).code).toBe(0);
+    expect((await run(runtime, ["config", "add-token", good, await sessionToken("cli-test-secret", good)], own)).code).toBe(0);
+    expect((await run(runtime, ["config", "add-tunnel", good, String(v4.port)], own)).stderr).toBe("");
+    const warned = await run(runtime, ["config", "add-tunnel", bad, String(v4.port)], own);
+    expect([warned.code, warned.stderr]).toEqual([0, expect.stringContaining(`No token saved for session "${bad}": fine for an entry in open development mode; one with a secret (TUNNEL_SECRET) refuses it`)]);
+    const started = await spawnUntil(cli(runtime, ["start"]), own, /Forwarding[\s\S]*still running|still running[\s\S]*Forwarding/);
+    expect(started.output()).toContain(`Tunnel "${bad}" stopped: Refused by the entry: no token for session "${bad}"`);
+    expect(started.output()).toContain(`1 of 2 tunnels still running: ${good}`);
+    expect(await (await visit(guarded.port, good, "/")).text()).toBe("answered on 127.0.0.1");
+    expect(started.output().match(/^Dashboard /gm)).toHaveLength(1);
+    started.proc.kill("SIGTERM");
+    expect(await started.proc.exited).toBe(0);
+
+    expect((await run(runtime, ["config", "remove-tunnel", good], own)).code).toBe(0);
+    expect((await run(runtime, ["config", "add-tunnel", `${bad}-too`, String(v4.port)], own)).code).toBe(0);
+    const none = await run(runtime, ["start"], own);
+    expect(none.stderr).toContain(`Tunnel "${bad}-too" stopped: Refused by the entry: no token for session "${bad}-too"`);
+    expect([none.code, none.stderr.trim().split("\n").at(-1)]).toEqual([1, "No tunnel left running (2 stopped)"]);
+  });
+
   test("a config file others can read is refused with the fix to type", async () => {
     await run(runtime, ["config", "set-server", server()], env);
     chmodSync(env.TUNNEL2_CONFIG, 0o644);

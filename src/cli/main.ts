@@ -229,6 +229,12 @@ async function configCommand(args: string[], env: Env): Promise<void> {
       writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(session)]: { to: target, ...(access ? { access } : {}) } } });
       console.log(`Saved tunnel "${session}" -> ${target} in ${path}; run them all with  tunnel2 start`);
       for (const line of access ? ruleLines(access) : []) console.log(`  access   ${line}`);
+      if (file.tokens[session] === undefined) {
+        console.error(
+          `No token saved for session "${session}": fine for an entry in open development mode; one with a secret (TUNNEL_SECRET) refuses it. ` +
+            `Save it with  tunnel2 config add-token ${session} -  (the entry's operator prints it with  tunnel2 token ${session})`,
+        );
+      }
       return;
     }
     case "remove-tunnel": {

@@ -12,7 +12,7 @@ import { uplinksOn } from "../client/server-choice.ts";
 import { targetAnswers } from "../client/local-target.ts";
 import type { ClientConfig } from "../config/config.ts";
 import { ruleLines, summarize } from "../access/access-rules.ts";
-import { createLogger, escapeControls } from "../log.ts";
+import { createLogger, escapeControls, withFields } from "../log.ts";
 import { runtimeName } from "../runtime/runtime-name.ts";
 
 async function loadRuntime(): Promise<ClientRuntime> {
@@ -83,9 +83,41 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   if (inspector?.beyondLoopback && inspect) {
     log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: it asks for the token in its URL below (keep it to yourself: with it, anyone who reaches the port sees every request through the tunnel and can replay it)`);
   }
+  const many = configs.length > 1;
   let ready = 0;
+  let gone = 0;
+  let dashboardShown = false;
+  const showStatus = () => {
+    if (statusOn || !terminal || ready === 0 || ready + gone < configs.length) return;
+    out("Ctrl-C to stop");
+    statusOn = true;
+    terminal.redraw();
+    const timer = setInterval(() => terminal.redraw(), 1000);
+    (timer as { unref?: () => void }).unref?.();
+    process.stdout.on("resize", () => terminal.redraw());
+  };
+  /** One tunnel cannot go on: alone, the process exits 1; among others, they keep running until none is left. */
+  const endTunnel = (config: ClientConfig, message: string) => {
+    const printError = (line: string) => (terminal ? terminal.print(line) : console.error(line));
+    if (!many) {
+      terminal?.stop();
+      console.error(message);
+      process.exit(1);
+    }
+    const at = agents.findIndex((a) => a.session === config.session);
+    if (at !== -1) agents.splice(at, 1);
+    gone++;
+    printError(`Tunnel "${config.session}" stopped: ${message.replaceAll("\n", "\n  ")}`);
+    if (agents.length === 0) {
+      terminal?.stop();
+      console.error(`No tunnel left running (${configs.length} stopped)`);
+      process.exit(1);
+    }
+    printError(`${agents.length} of ${configs.length} tunnels still running: ${agents.map((a) => a.session).join(", ")}`);
+    showStatus();
+  };
   for (const config of configs) {
-    const agent = startAgent(config, runtime, log, {
+    const agent = startAgent(config, runtime, many ? withFields(log, { session: config.session }) : log, {
       onReady(url) {
         const to = targetText(config);
         // The URL and refusal reasons come from the entry: never written to the terminal raw.
@@ -103,31 +135,23 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
           out(escapeControls(`Forwarding ${url} -> ${to}`));
           for (const line of config.access ? ruleLines(config.access) : []) out(escapeControls(`  access   ${line}`));
           if (inspector && ready === 0) out(`Inspector  ${inspector.url}  (every request, and Replay)`);
-          if (options.dashboard) out(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
+          if (options.dashboard && !dashboardShown) out(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
+          dashboardShown ||= options.dashboard === true;
         }
         targetAnswers(config.target, config.localPort).then((up) => {
           if (!up) {
-            log.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`);
+            log.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`, many ? { session: config.session } : {});
           }
         });
-        if (++ready === configs.length && terminal) {
-          out("Ctrl-C to stop");
-          statusOn = true;
-          terminal.redraw();
-          const timer = setInterval(() => terminal.redraw(), 1000);
-          (timer as { unref?: () => void }).unref?.();
-          process.stdout.on("resize", () => terminal.redraw());
-        }
+        ready++;
+        showStatus();
       },
-      onRequest: logRequests ? (r) => out(requestLine(configs.length > 1 ? config.session : undefined, r)) : undefined,
+      onRequest: logRequests ? (r) => out(requestLine(many ? config.session : undefined, r)) : undefined,
       onGiveUp(message) {
-        terminal?.stop();
-        console.error(escapeControls(message));
-        process.exit(1);
+        endTunnel(config, escapeControls(message));
       },
       onRefused(reason) {
-        console.error(refusalMessage(reason, config, options.refusal ?? {}));
-        process.exit(1);
+        endTunnel(config, refusalMessage(reason, config, options.refusal ?? {}));
       },
     }, inspector?.inspector);
     agents.push({ session: config.session, agent });
