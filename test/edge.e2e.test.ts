@@ -129,6 +129,7 @@ describe.each(["bun", "deno"] as Runtime[])("/api/live readers, entry on %s", (r
     const refused = await fetch(`http://127.0.0.1:${entry.port}/api/live`);
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("10");
+    expect((await scrape(entry.port)).series).toContain("tunnel2_dashboard_feeds 32");
     expect(await refused.text()).toContain("32 live dashboard feeds are open");
     await readers.pop()!.reader.cancel();
     const again = await eventually(async () => {
@@ -158,7 +159,8 @@ describe.each(["bun", "deno"] as Runtime[])("/api/live readers, entry on %s", (r
     }, 30_000, 100);
     expect(history.first.length).toBeGreaterThan(200_000);
     await history.reader.cancel();
-    await Bun.sleep(1000);
+    // Every reader the loop above opened has left: all 32 places are free for the sockets below.
+    await eventually(async () => ((await scrape(entry.port)).series.includes("tunnel2_dashboard_feeds 0") ? true : undefined), 10_000, 50);
     const before = await rssMiB(entry.proc.pid);
     const sockets: Socket[] = [];
     for (let i = 0; i < 200; i++) {

@@ -25,9 +25,13 @@ const UPLOT_HINT = " (uPlot comes from node_modules: run `npm ci`)";
  * The live dashboard: the page at `/`, its files under `/dashboard/`, and
  * `/api/live`, a server-sent-events feed (the last minutes first, then one
  * point a second) with a bounded number of readers that share one encoding
- * of it (see {@linkcode LiveFeed}). Returns a function that ends every open feed.
+ * of it (see {@linkcode LiveFeed}). Returns the feeds' count and a function that ends them all.
  */
-export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: DashboardFeed, options: LiveFeedOptions = {}): () => void {
+export function addDashboardRoutes<E extends object>(
+  app: Hono<E>,
+  feed: DashboardFeed,
+  options: LiveFeedOptions = {},
+): { readers: () => number; end: () => void } {
   const live = new LiveFeed(feed, options);
   app.get("/", () => serveAsset(PAGE, "dashboard/index.html"));
   app.get("/favicon.ico", (c) => c.body(null, 204));
@@ -52,5 +56,5 @@ export function addDashboardRoutes<E extends object>(app: Hono<E>, feed: Dashboa
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
     });
   });
-  return () => live.close();
+  return { readers: () => live.readers, end: () => live.close() };
 }

@@ -7,6 +7,7 @@ import { DashboardFeed } from "../metrics/dashboard-feed.ts";
 import { MemoryMetrics, UNKNOWN_SESSION } from "../metrics/entry-metrics.ts";
 import { residentBytes } from "../metrics/resident-bytes.ts";
 import { addDashboardRoutes } from "./dashboard-routes.ts";
+import { MAX_LIVE_READERS } from "./live-feed.ts";
 import { type LiveSession, prometheusText } from "../metrics/prometheus-text.ts";
 import { HeadDeadlines } from "./head-deadlines.ts";
 import { hostName, isValidHost, sessionFromHostName, urlNamesHost } from "./host.ts";
@@ -205,6 +206,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
 
   app.get("/metrics", async (c) => {
     let text = prometheusText(metrics, live(), residentBytes());
+    text += `# HELP tunnel2_dashboard_feeds Dashboard feeds (/api/live) open; past ${MAX_LIVE_READERS} new ones are answered 503.\n` +
+      `# TYPE tunnel2_dashboard_feeds gauge\ntunnel2_dashboard_feeds ${dashboard.readers()}\n`;
     if (cluster) text += clusterMetricsText(cluster, (await cluster.view(0)).directory?.entries.length);
     return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
@@ -239,7 +242,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   });
 
   const feed = new DashboardFeed(metrics, live, residentBytes);
-  const endFeeds = addDashboardRoutes(app, feed, {
+  const dashboard = addDashboardRoutes(app, feed, {
     onCut: (reason, readers) => log.info("dashboard feed reader cut", { reason, readers }),
   });
   const feedTimer = setInterval(() => feed.tick(), config.dashboardTickMs);
@@ -279,11 +282,11 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       if (joined.rateLimiter) proxyDeps.rateLimits = joined.rateLimiter;
       registry.setEvents(joined);
     },
-    endFeeds,
+    endFeeds: dashboard.end,
     close: () => {
       clearInterval(liveness);
       clearInterval(feedTimer);
-      endFeeds();
+      dashboard.end();
       metrics.close();
     },
     async fetch(request, env) {
