@@ -21,7 +21,7 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("inspector pag
     const session = `page-${runtime}`;
     const entry = await startEntry("bun");
     const client = await startClient(runtime, entry, session, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.1:0"]);
-    const inspector = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    const [inspector, base] = await eventually(() => client.output().match(/Inspector +((http:\/\/127\.0\.0\.1:\d+)\/\?token=\w+)/)?.slice(1));
 
     const browser = await openBrowser();
     const page = await browser.newPage();
@@ -32,8 +32,12 @@ describe.skipIf(!chromiumPath).each(["bun", "deno"] as Runtime[])("inspector pag
       dialogs.push(dialog.message());
       dialog.dismiss().catch(() => {});
     });
+    // The address without the printed token (4040 by habit): nothing of this client's requests.
+    const bare = await page.goto(base);
+    expect([bare?.status(), await page.textContent("body")]).toEqual([401, expect.stringContaining("Open the URL its tunnel2 client printed")]);
     await page.goto(inspector);
     await page.waitForSelector("#feed-status.live", { timeout: 10_000 });
+    expect(page.url()).toBe(`${base}/`); // the token went into a cookie, out of the address bar
 
     // A webhook-like POST through the public URL appears within a second.
     const sent = Date.now();

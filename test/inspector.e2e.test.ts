@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { startTarget } from "./helpers/target-server.ts";
 import { startWebSocketTarget } from "./helpers/websocket-target.ts";
 import { startRawTarget } from "./helpers/raw-target.ts";
-import { type Entry, peakRssMiB, type Runtime, startClient, startEntry, stopAll } from "./helpers/processes.ts";
+import { type Entry, peakRssMiB, type Runtime, type Started, startClient, startEntry, stopAll } from "./helpers/processes.ts";
 import { visit } from "./helpers/visitor.ts";
 import { connect } from "node:net";
 import { eventually } from "./helpers/wait.ts";
@@ -47,6 +47,14 @@ function listeningPorts(pid: number): number[] {
   return ports;
 }
 
+/** The inspector a client printed: its address, its token, and a fetch that carries the token as a script does. */
+async function printedInspector(client: Started) {
+  const [, base, port, token] = await eventually(() => client.output().match(/Inspector +(http:\/\/[\d.]+:(\d+))\/\?token=([0-9a-f]{32})/) ?? undefined);
+  const call = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+  return { base, port, token, call };
+}
+
 interface Summary {
   id: number;
   method: string;
@@ -62,23 +70,23 @@ interface Summary {
 describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (runtime) => {
   const session = `inspect-${runtime}`;
   let entry: Entry;
-  let inspector: string;
+  let inspector: Awaited<ReturnType<typeof printedInspector>>;
   let clientPid: number;
 
   beforeAll(async () => {
     entry = await startEntry("bun");
     const client = await startClient(runtime, entry, session, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.1:0"]);
     clientPid = client.proc.pid;
-    inspector = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    inspector = await printedInspector(client);
   });
 
-  const list = async (): Promise<Summary[]> => (await fetch(`${inspector}/api/requests`)).json();
-  const one = async (id: number) => (await fetch(`${inspector}/api/requests/${id}`)).json();
+  const list = async (): Promise<Summary[]> => (await inspector.call(`/api/requests`)).json();
+  const one = async (id: number) => (await inspector.call(`/api/requests/${id}`)).json();
   const replay = (id: number, changes?: object) =>
-    fetch(`${inspector}/api/requests/${id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(changes ?? {}) });
+    inspector.call(`/api/requests/${id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(changes ?? {}) });
 
   test("a request through the tunnel appears with its fields; its JSON body is shown pretty-printed", async () => {
-    await fetch(`${inspector}/api/requests`, { method: "DELETE" });
+    await inspector.call(`/api/requests`, { method: "DELETE" });
     const res = await visit(entry.port, session, "/echo?hook=1", {
       method: "POST",
       headers: { "content-type": "application/json", "x-signature": "sig-1" },
@@ -142,12 +150,12 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
   });
 
   test("only the inspector's own Host names are served, and changes need JSON from its own origin", async () => {
-    const rebound = await fetch(`${inspector}/api/requests`, { headers: { host: "evil.example:80" } });
+    const rebound = await inspector.call(`/api/requests`, { headers: { host: "evil.example:80" } });
     expect(rebound.status).toBe(421);
     const [row] = await list();
-    const form = await fetch(`${inspector}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+    const form = await inspector.call(`/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
     expect(form.status).toBe(415);
-    const crossSite = await fetch(`${inspector}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: "{}" });
+    const crossSite = await inspector.call(`/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: "{}" });
     expect(crossSite.status).toBe(403);
   });
 
@@ -177,7 +185,7 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
   test("a WebSocket is listed with its messages each way, and as closed once it is", async () => {
     const wsSession = `${session}-ws`;
     const client = await startClient(runtime, entry, wsSession, `http://127.0.0.1:${wsTarget.port}`, ["--inspect", "127.0.0.1:0"]);
-    const own = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    const own = await printedInspector(client);
     const ws = new WebSocket(`ws://127.0.0.1:${entry.port}/echo?room=1`, { headers: { host: `${wsSession}.localhost:${entry.port}` } } as unknown as string[]);
     const echoes: string[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -189,7 +197,7 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     await eventually(() => (echoes.length === 3 ? true : undefined));
     ws.close(1000);
     const row = await eventually(async () => {
-      const rows: Summary[] & { webSocket: { toTarget: number; fromTarget: number; closed: boolean } | null }[] = await (await fetch(`${own}/api/requests`)).json();
+      const rows: Summary[] & { webSocket: { toTarget: number; fromTarget: number; closed: boolean } | null }[] = await (await own.call(`/api/requests`)).json();
       const found = rows.find((r) => r.path === "/echo?room=1");
       return found?.webSocket?.closed ? found : undefined;
     });
@@ -207,11 +215,11 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     await post("a&".repeat(512 * 1024 - 8)); // just under 1 MiB decoded
     const [under, bomb] = (await list()).filter((r) => r.path === "/echo?bomb");
     for (let i = 0; i < 3; i++) {
-      const text = await (await fetch(`${inspector}/api/requests/${bomb.id}`)).text();
+      const text = await (await inspector.call(`/api/requests/${bomb.id}`)).text();
       expect(text.length).toBeLessThan(64 * 1024);
       expect(JSON.parse(text).requestBody.decodeError).toContain("exceeds 1 MiB");
     }
-    const text = await (await fetch(`${inspector}/api/requests/${under.id}`)).text();
+    const text = await (await inspector.call(`/api/requests/${under.id}`)).text();
     expect(text.length).toBeLessThan(64 * 1024);
     const view = JSON.parse(text).requestBody.view;
     expect([view.kind, view.fields.length, view.cut]).toEqual(["form", 1000, `showing the first 1000 of ${512 * 1024 - 8} fields`]);
@@ -223,7 +231,7 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     await post("application/json", `${"[".repeat(20_000)}${"]".repeat(20_000)}`);
     await post("application/x-www-form-urlencoded", `v=${"x".repeat(1024 * 1024 - 16)}`);
     const rows = (await list()).filter((r) => r.path === "/echo?deep");
-    const views = await Promise.all(rows.map(async (r) => (await fetch(`${inspector}/api/requests/${r.id}`)).text()));
+    const views = await Promise.all(rows.map(async (r) => (await inspector.call(`/api/requests/${r.id}`)).text()));
     for (const text of views) expect(text.length).toBeLessThan(300 * 1024);
     const kinds = views.map((text) => JSON.parse(text).requestBody.view);
     const [json, fields] = [kinds.find((v) => v.kind !== "form"), kinds.find((v) => v.kind === "form")];
@@ -234,14 +242,33 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
   test("with a base path in --to, a replay goes to exactly the path the original went to", async () => {
     const raw = await startRawTarget(); // it notes every request target it gets
     const based = await startClient(runtime, entry, `${session}-base`, `http://127.0.0.1:${raw.port}/base`, ["--inspect", "127.0.0.1:0"]);
-    const url = await eventually(() => based.output().match(/Inspector +(http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+    const url = await printedInspector(based);
     await (await visit(entry.port, `${session}-base`, "/echo?hook=base")).arrayBuffer();
-    const [row] = await (await fetch(`${url}/api/requests`)).json();
+    const [row] = await (await url.call(`/api/requests`)).json();
     expect(row.path).toBe("/echo?hook=base");
-    const res = await fetch(`${url}/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const res = await url.call(`/api/requests/${row.id}/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(res.status).toBe(200);
     expect(raw.seen.map((r) => r.target)).toEqual(["/base/echo?hook=base", "/base/echo?hook=base"]);
     raw.stop();
+  });
+
+  test("4040 taken: the client says so, moves to a free port, and a browser there needs this client's token", async () => {
+    let holder: ReturnType<typeof Bun.serve> | undefined;
+    try {
+      holder = Bun.serve({ hostname: "127.0.0.1", port: 4040, fetch: () => new Response("someone else") });
+    } catch {
+      // taken already: what the test needs
+    }
+    try {
+      const client = await startClient(runtime, entry, `${session}-moved`, `http://127.0.0.1:${target.port}`, [], { TUNNEL_INSPECT: "" });
+      const { base, port, call } = await printedInspector(client);
+      expect(Number(port)).toBeGreaterThan(4040);
+      expect(client.output()).toMatch(/Inspector +\S+ +\(every request, and Replay; 4040 is taken, maybe by another client\)/);
+      expect((await fetch(`${base}/`, { headers: { "user-agent": "Mozilla/5.0", "sec-fetch-mode": "navigate" } })).status).toBe(401);
+      expect((await call("/", { headers: { "user-agent": "Mozilla/5.0" } })).status).toBe(200);
+    } finally {
+      holder?.stop(true);
+    }
   });
 
   test("--no-inspect opens no port", async () => {
@@ -249,7 +276,7 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
     expect(off.output()).not.toContain("Inspector");
     expect(listeningPorts(off.proc.pid)).toEqual([]);
     const on = await startClient(runtime, entry, `${session}-on`, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.1:0"]);
-    const port = Number(await eventually(() => on.output().match(/Inspector +http:\/\/127\.0\.0\.1:(\d+)/)?.[1]));
+    const port = Number((await printedInspector(on)).port);
     expect(listeningPorts(on.proc.pid)).toEqual([port]);
   });
 });
@@ -264,10 +291,10 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector beyond loopback, 
     const client = await startClient(runtime, entry, `wide-${runtime}`, `http://127.0.0.1:${target.port}`, ["--inspect", "0.0.0.0:0"]);
     const printed = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.1:(\d+))\/\?token=([0-9a-f]{32})/) ?? undefined);
     const [, base, port, token] = printed;
-    expect(client.output()).toContain("not loopback only: it asks for the token");
+    expect(client.output()).toContain("not loopback only: keep the token in its URL below to yourself");
     expect(client.output().split(token).length - 1).toBe(1); // printed once
     expect((await fetch(`${base}/api/requests`)).status).toBe(401);
-    expect(await (await fetch(`${base}/api/requests`)).text()).toContain("open the URL with ?token=");
+    expect(await (await fetch(`${base}/api/requests`)).text()).toContain("Open the URL its tunnel2 client printed");
     expect((await fetch(`${base}/api/requests`, { headers: { authorization: `Bearer ${"0".repeat(32)}` } })).status).toBe(401);
     // A page rebound to this machine names its own host: refused even with the token.
     const rebound = await fetch(`${base}/api/requests`, { headers: { host: `attacker.example:${port}`, authorization: `Bearer ${token}` } });
@@ -289,10 +316,13 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector beyond loopback, 
     expect(crossSite.status).toBe(403);
   });
 
-  test("--inspect 127.0.0.2: loopback, so no token, and still only its own Host names", async () => {
+  test("--inspect 127.0.0.2: a browser needs the token on loopback too, a script does not; only its own Host names", async () => {
     const client = await startClient(runtime, entry, `lo2-${runtime}`, `http://127.0.0.1:${target.port}`, ["--inspect", "127.0.0.2:0"]);
-    const [, base, port] = await eventually(() => client.output().match(/Inspector +(http:\/\/127\.0\.0\.2:(\d+))\s/) ?? undefined);
+    const { base, port, call } = await printedInspector(client);
+    expect(base).toStartWith("http://127.0.0.2:");
     expect((await fetch(`${base}/api/requests`)).status).toBe(200);
+    expect((await fetch(`${base}/api/requests`, { headers: { "sec-fetch-mode": "cors", "sec-fetch-site": "same-origin" } })).status).toBe(401);
+    expect((await call("/api/requests", { headers: { "sec-fetch-mode": "cors" } })).status).toBe(200);
     expect((await fetch(`${base}/api/requests`, { headers: { host: `attacker.example:${port}` } })).status).toBe(421);
     expect((await fetch(`${base}/api/requests`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { carriesToken, isLoopback, ownHostNames, TOKEN_COOKIE, tokenMatches } from "./inspector-access.ts";
+import { carriesToken, isLoopback, ownHostNames, tokenCookie, tokenMatches } from "./inspector-access.ts";
 
 describe("inspector access", () => {
   test("loopback is localhost, 127.0.0.0/8 and ::1; nothing else", () => {
@@ -13,15 +13,18 @@ describe("inspector access", () => {
     expect(ownHostNames("::", []).has("attacker.example")).toBe(false);
   });
 
-  test("the token: as Bearer or the cookie, and nothing close to it", () => {
+  test("the token: as Bearer or this port's cookie, and nothing close to it", () => {
     const token = "ab".repeat(16);
+    const TOKEN_COOKIE = tokenCookie("127.0.0.1:4040");
+    expect([TOKEN_COOKIE, tokenCookie("[::1]:4041")]).toEqual(["tunnel2_inspector_4040", "tunnel2_inspector_4041"]);
     const request = (headers: Record<string, string>) => new Request("http://127.0.0.1:4040/api/requests", { headers });
-    expect(carriesToken(request({ authorization: `Bearer ${token}` }), token)).toBe(true);
-    expect(carriesToken(request({ cookie: `a=1; ${TOKEN_COOKIE}=${token}` }), token)).toBe(true);
-    expect(carriesToken(request({ authorization: `Bearer ${token.slice(1)}` }), token)).toBe(false);
-    expect(carriesToken(request({ cookie: `${TOKEN_COOKIE}x=${token}` }), token)).toBe(false);
-    expect(carriesToken(request({ authorization: `Basic ${token}` }), token)).toBe(false);
-    expect(carriesToken(request({}), token)).toBe(false);
+    expect(carriesToken(request({ authorization: `Bearer ${token}` }), token, TOKEN_COOKIE)).toBe(true);
+    expect(carriesToken(request({ cookie: `a=1; ${TOKEN_COOKIE}=${token}` }), token, TOKEN_COOKIE)).toBe(true);
+    expect(carriesToken(request({ authorization: `Bearer ${token.slice(1)}` }), token, TOKEN_COOKIE)).toBe(false);
+    expect(carriesToken(request({ cookie: `${TOKEN_COOKIE}x=${token}` }), token, TOKEN_COOKIE)).toBe(false);
+    expect(carriesToken(request({ authorization: `Basic ${token}` }), token, TOKEN_COOKIE)).toBe(false);
+    expect(carriesToken(request({}), token, TOKEN_COOKIE)).toBe(false);
+    expect(carriesToken(request({ cookie: `tunnel2_inspector_4041=${token}` }), token, TOKEN_COOKIE)).toBe(false);
     expect(tokenMatches(token, token)).toBe(true);
     expect(tokenMatches(undefined, token)).toBe(false);
     expect(tokenMatches(`${token}0`, token)).toBe(false);

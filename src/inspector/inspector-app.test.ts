@@ -1,14 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import { inspectorApp } from "./inspector-app.ts";
-import { TOKEN_COOKIE } from "./inspector-access.ts";
+import { tokenCookie } from "./inspector-access.ts";
 import { RequestInspector } from "./request-inspector.ts";
 
 const INSPECTOR = "127.0.0.1:4040";
+const TOKEN_COOKIE = tokenCookie(INSPECTOR);
+const TOKEN = "a1".repeat(16);
 const TARGET = new URL("http://127.0.0.1:3000/");
 
 /** An inspector with one tunnel whose target echoes method, path and body; what the target got is kept. */
-function setup(limits = {}, token?: string) {
+function setup(limits = {}, token = TOKEN, scriptsWithoutToken = false) {
   const inspector = new RequestInspector(limits);
   const got: { method: string; url: string; headers: [string, string][]; body: string }[] = [];
   const fetchTarget = async (request: TargetRequest): Promise<TargetResponse> => {
@@ -19,9 +21,13 @@ function setup(limits = {}, token?: string) {
     return { status: 200, headers: [["content-type", "application/json"]], body: new Response(bytes).body, bytes: () => Promise.resolve(bytes) };
   };
   const send = inspector.wrapFetch("demo", () => TARGET, fetchTarget);
-  const { app, close } = inspectorApp(inspector, { isOwnHost: (host) => host === INSPECTOR, token });
-  const call = (path: string, init: RequestInit = {}) =>
+  const { app, close } = inspectorApp(inspector, { isOwnHost: (host) => host === INSPECTOR, token, scriptsWithoutToken });
+  /** A request without the token. */
+  const bare = (path: string, init: RequestInit = {}) =>
     app.request(`http://${INSPECTOR}${path}`, { ...init, headers: { host: INSPECTOR, ...(init.headers as Record<string, string>) } });
+  /** A request with the token, as a script sends it. */
+  const call = (path: string, init: RequestInit = {}) =>
+    bare(path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
   /** A request through the tunnel, read to its end (the record is complete then). */
   const through = async (path: string, init: { method?: string; body?: string; headers?: [string, string][] } = {}) => {
     const answer = await send({
@@ -33,7 +39,7 @@ function setup(limits = {}, token?: string) {
     });
     await new Response(answer.body).arrayBuffer();
   };
-  return { inspector, call, through, got, close };
+  return { inspector, call, bare, through, got, close };
 }
 
 const json = { "content-type": "application/json" };
@@ -115,16 +121,36 @@ describe("inspector app", () => {
     while (!(await reader.read()).done) expect(++reads).toBeLessThan(10);
   });
 
-  test("another Host is 421; beyond loopback the token is asked for, and the printed URL sets it as a cookie", async () => {
-    const { call } = setup({}, "s3cret-token");
-    expect((await call("/api/requests", { headers: { host: "evil.example" } })).status).toBe(421);
-    expect((await call("/api/requests")).status).toBe(401);
-    expect((await call("/api/requests", { headers: { authorization: "Bearer s3cret-token" } })).status).toBe(200);
-    const opened = await call("/?token=s3cret-token");
+  test("on loopback a script reads without the token; anything a browser sends needs it", async () => {
+    const { bare } = setup({}, TOKEN, true);
+    expect((await bare("/api/requests", { headers: { "user-agent": "curl/8.5.0" } })).status).toBe(200);
+    const browserSent: Record<string, string>[] = [
+      { "sec-fetch-mode": "navigate" },
+      { "sec-fetch-site": "same-origin" },
+      { "sec-fetch-dest": "document" },
+      { origin: `http://${INSPECTOR}` },
+      { "upgrade-insecure-requests": "1" },
+      { "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36" },
+    ];
+    for (const headers of browserSent) {
+      expect([headers, (await bare("/api/requests", { headers })).status]).toEqual([headers, 401]);
+      expect((await bare("/api/requests", { headers: { ...headers, cookie: `${TOKEN_COOKIE}=${TOKEN}` } })).status).toBe(200);
+    }
+  });
+
+  test("another Host is 421; the token is asked for, and the printed URL sets it as this port's cookie", async () => {
+    const { bare } = setup({}, "s3cret-token");
+    expect((await bare("/api/requests", { headers: { host: "evil.example" } })).status).toBe(421);
+    const refused = await bare("/api/requests");
+    expect([refused.status, await refused.text()]).toEqual([401, expect.stringContaining("Open the URL its tunnel2 client printed")]);
+    expect((await bare("/", { headers: { accept: "text/html" } })).status).toBe(401);
+    expect((await bare("/api/requests", { headers: { authorization: "Bearer s3cret-token" } })).status).toBe(200);
+    const opened = await bare("/?token=s3cret-token");
     expect([opened.status, opened.headers.get("location")]).toEqual([303, "/"]);
-    expect(opened.headers.get("set-cookie")).toBe(`${TOKEN_COOKIE}=s3cret-token; Path=/; HttpOnly; SameSite=Strict`);
-    expect((await call("/api/requests", { headers: { cookie: `${TOKEN_COOKIE}=s3cret-token` } })).status).toBe(200);
-    expect((await call("/?token=wrong")).status).toBe(401);
+    expect(opened.headers.get("set-cookie")).toBe("tunnel2_inspector_4040=s3cret-token; Path=/; HttpOnly; SameSite=Strict");
+    expect((await bare("/api/requests", { headers: { cookie: "tunnel2_inspector_4040=s3cret-token" } })).status).toBe(200);
+    expect((await bare("/api/requests", { headers: { cookie: "tunnel2_inspector_4041=s3cret-token" } })).status).toBe(401);
+    expect((await bare("/?token=wrong")).status).toBe(401);
   });
 });
 
@@ -166,9 +192,9 @@ describe("inspector app: access in detail", () => {
     expect((await call("/api/requests")).status).toBe(200);
   });
 
-  test("beyond loopback, nothing close to the token passes; a foreign Host is refused even with it; ?token= works on a GET only", async () => {
+  test("nothing close to the token passes; a foreign Host is refused even with it; ?token= works on a GET only", async () => {
     const token = "0123456789abcdef".repeat(2);
-    const { call, inspector, through } = setup({}, token);
+    const { bare: call, inspector, through } = setup({}, token);
     const near: Record<string, string>[] = [
       { authorization: `Bearer ${"f".repeat(32)}` },
       { authorization: `Basic ${token}` },

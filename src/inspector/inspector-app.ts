@@ -3,7 +3,7 @@ import type { CapturedBody, CapturedRequest, StoreEvent } from "./capture-store.
 import { bodyDisplay } from "./body-view.ts";
 import { ReplayRefused, type ReplayChanges, type RequestInspector } from "./request-inspector.ts";
 import { type Asset, CSS, HTML, JS, serveAsset } from "../web/static-asset.ts";
-import { carriesToken, type InspectorAccess, TOKEN_COOKIE, tokenMatches } from "./inspector-access.ts";
+import { carriesToken, fromBrowser, type InspectorAccess, tokenCookie, tokenMatches } from "./inspector-access.ts";
 
 /** Most live feeds at once; past it, 503. */
 const MAX_LIVE_READERS = 8;
@@ -63,12 +63,12 @@ const encoder = new TextEncoder();
 
 /**
  * The inspector's pages and API. Only requests whose Host names the
- * inspector itself are served (no DNS rebinding); beyond loopback only
- * those that carry its token; and changes (replay, clear) need a JSON body
+ * inspector itself are served (no DNS rebinding), only those that carry its
+ * token (on loopback: those a browser sent); and changes (replay, clear) need a JSON body
  * from the same origin (no cross-site form posts).
  */
 export function inspectorApp(inspector: RequestInspector, access: InspectorAccess): { app: Hono; close: () => void } {
-  const { isOwnHost, token } = access;
+  const { isOwnHost, token, scriptsWithoutToken } = access;
   const app = new Hono();
   const store = inspector.store;
   const readers = new Set<{ close: () => void }>();
@@ -76,17 +76,19 @@ export function inspectorApp(inspector: RequestInspector, access: InspectorAcces
   app.use("*", async (c, next) => {
     const host = (c.req.header("host") ?? "").toLowerCase();
     if (!isOwnHost(host)) return c.text(`Misdirected request: this is the tunnel2 inspector, not ${host || "an unnamed host"}\n`, 421);
-    if (token !== undefined && !carriesToken(c.req.raw, token)) {
+    const cookie = tokenCookie(host);
+    if ((!scriptsWithoutToken || fromBrowser(c.req.raw)) && !carriesToken(c.req.raw, token, cookie)) {
       if (c.req.method === "GET" && tokenMatches(c.req.query("token"), token)) {
         // The printed URL, opened: keep the token as a cookie and show the page without it in the address bar.
         return c.body(null, 303, {
           location: c.req.path,
-          "set-cookie": `${TOKEN_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+          "set-cookie": `${cookie}=${token}; Path=/; HttpOnly; SameSite=Strict`,
           "cache-control": "no-store",
         });
       }
       return c.text(
-        "Unauthorized: this inspector listens beyond loopback and needs its token: open the URL with ?token=… that the tunnel2 client printed when it started (scripts: Authorization: Bearer TOKEN)\n",
+        "Unauthorized: this request inspector shows its requests only with its token. Open the URL its tunnel2 client printed " +
+          "(Inspector  http://…/?token=…): the port you opened may be another client's. Scripts: Authorization: Bearer TOKEN\n",
         401,
       );
     }

@@ -59,7 +59,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   const terminal = format === "text" && process.stdout.isTTY
     ? new StatusTerminal(
       { get columns() { return process.stdout.columns; }, write: (text) => void process.stdout.write(text) },
-      () => (statusOn ? statusLines(agents.map(({ session, agent }) => ({ session, status: agent.status() })), inspector?.url) : []),
+      () => (statusOn ? statusLines(agents.map(({ session, agent }) => ({ session, status: agent.status() })), inspector?.base) : []),
     )
     : undefined;
   let statusOn = false;
@@ -81,7 +81,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
     log.warn(`request inspector off: ${(err as Error).message}`);
   }
   if (inspector?.beyondLoopback && inspect) {
-    log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: it asks for the token in its URL below (keep it to yourself: with it, anyone who reaches the port sees every request through the tunnel and can replay it)`);
+    log.warn(`the request inspector listens on ${inspect.hostname}, not loopback only: keep the token in its URL below to yourself (with it, anyone who reaches the port sees every request through the tunnel and can replay it)`);
   }
   const many = configs.length > 1;
   let ready = 0;
@@ -134,7 +134,10 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         } else {
           out(escapeControls(`Forwarding ${url} -> ${to}`));
           for (const line of config.access ? ruleLines(config.access) : []) out(escapeControls(`  access   ${line}`));
-          if (inspector && ready === 0) out(`Inspector  ${inspector.url}  (every request, and Replay)`);
+          if (inspector && ready === 0) {
+            const moved = inspector.movedFrom === undefined ? "" : `; ${inspector.movedFrom} is taken, maybe by another client`;
+            out(`Inspector  ${inspector.url}  (every request, and Replay${moved})`);
+          }
           if (options.dashboard && !dashboardShown) out(escapeControls(`Dashboard  ${config.servers[0].origin}/  (the entry's)`));
           dashboardShown ||= options.dashboard === true;
         }

@@ -12,24 +12,26 @@ const MORE_PORTS = 20;
  * Starts the request inspector's page and API on `address` (the next free
  * port when the default is taken). It answers only Host names of its own
  * (loopback's, its address, on a wildcard address the machine's names and
- * addresses) on its port; beyond loopback it also asks for a token, which
- * `url` carries (print it once).
+ * addresses) on its port, and only requests that carry its token (on
+ * loopback: only a browser's), which `url` carries (print it once; `base`
+ * is the address without it; `movedFrom`, the port that was taken).
  */
 export function startInspector(
   runtime: ClientRuntime,
   address: InspectAddress,
   limits: Partial<CaptureLimits> = {},
-): { inspector: RequestInspector; url: string; beyondLoopback: boolean; stop: () => void } {
+): { inspector: RequestInspector; url: string; base: string; beyondLoopback: boolean; movedFrom: number | undefined; stop: () => void } {
   const inspector = new RequestInspector(limits);
   let port = 0;
   const names = ownHostNames(address.hostname, isWildcard(address.hostname) ? runtime.machineAddresses() : []);
-  const token = isLoopback(address.hostname) ? undefined : newToken();
+  const token = newToken();
   const { app, close } = inspectorApp(inspector, {
     isOwnHost(host) {
       if (!host.endsWith(`:${port}`)) return false;
       return names.has(host.slice(0, -`:${port}`.length));
     },
     token,
+    scriptsWithoutToken: isLoopback(address.hostname),
   });
   let server: LocalServer | undefined;
   const last = address.explicit ? address.port : address.port + MORE_PORTS;
@@ -46,10 +48,13 @@ export function startInspector(
   }
   port = server.port;
   const shown = isWildcard(address.hostname) ? "127.0.0.1" : address.hostname;
+  const base = `http://${hostText(shown)}:${port}`;
   return {
     inspector,
-    url: `http://${hostText(shown)}:${port}${token ? `/?token=${token}` : ""}`,
-    beyondLoopback: token !== undefined,
+    url: `${base}/?token=${token}`,
+    base,
+    beyondLoopback: !isLoopback(address.hostname),
+    movedFrom: port === address.port || address.port === 0 ? undefined : address.port,
     stop: () => {
       close();
       server.stop();
