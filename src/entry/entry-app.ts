@@ -45,6 +45,8 @@ export interface EntryHandler {
   attachCluster(cluster: EntryCluster): void;
   /** Signs on visitors of sessions whose tunnel asks for it (TUNNEL_OIDC_ISSUER), once the provider is discovered. */
   attachSignOn(signOn: SignOn): void;
+  /** The URL a session answers at, as clients are told it. */
+  publicUrl(session: string): string;
   /** Ends every open /api/live stream (draining: they never end by themselves). */
   endFeeds(): void;
   /** Stops the entry's timers. */
@@ -282,6 +284,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       if (joined.rateLimiter) proxyDeps.rateLimits = joined.rateLimiter;
       registry.setEvents(joined);
     },
+    publicUrl,
     endFeeds: dashboard.end,
     close: () => {
       clearInterval(liveness);

@@ -85,7 +85,7 @@ export async function runEntry(args: string[]): Promise<void> {
   log.info("entry listening", {
     runtime: runtime.name,
     address: `${scheme}://${config.hostname}:${server.port}`,
-    sessions: `${scheme}://<session>.${config.domain}:${server.port}`,
+    sessions: entry.publicUrl("<session>"),
   });
   if (config.secret) {
     log.info("token auth on: clients need HMAC-SHA256(TUNNEL_SECRET, session) as their token");
