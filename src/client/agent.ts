@@ -64,7 +64,8 @@ export interface AgentStatus {
   rps: number;
   p50: number;
   p99: number;
-  lastError: string | undefined;
+  /** The last error, and when it happened (ms since the epoch). */
+  lastError: { text: string; at: number } | undefined;
 }
 
 /**
@@ -82,7 +83,7 @@ export function startAgent(
   const stats = new MemoryMetrics();
   let uplinksUp = 0;
   const uplinkServers: (string | undefined)[] = Array.from({ length: config.uplinks }, () => undefined);
-  let lastError: string | undefined;
+  let lastError: AgentStatus["lastError"];
   // A target named by port: whichever of 127.0.0.1 and ::1 the app listens on.
   const local = config.localPort ? new LocalTarget(config.target) : undefined;
   local?.probe();
@@ -100,7 +101,7 @@ export function startAgent(
     onAnswered: (status: number, ms: number, head: { method: string; target: string }) => {
       stats.request("client", status, ms);
       events.onRequest?.({ method: head.method, path: head.target, status, ms });
-      if (status === 502) lastError = `target unreachable (${deps.target.origin})`;
+      if (status === 502) lastError = { text: `target unreachable (${deps.target.origin})`, at: Date.now() };
     },
     warn: throttledWarn(log),
   };
@@ -154,7 +155,9 @@ export function startAgent(
       // One entry that does not answer yet: said once. Several: each move to the next is said, as it tells where the uplinks go.
       const quiet = waiting && config.servers.length === 1;
       const delay = backoffDelay(next.backoffStep, waiting ? { capMs: WAITING_BACKOFF_CAP_MS } : {});
-      if (!end.goAway) lastError = `${end.welcomed ? "uplink lost" : "cannot connect"}${end.reason ? `: ${end.reason}` : ` (${end.code})`}`;
+      if (!end.goAway) {
+        lastError = { text: `${end.welcomed ? "uplink lost" : "cannot connect"}${end.reason ? `: ${end.reason}` : ` (${end.code})`}`, at: Date.now() };
+      }
       if (quiet) {
         if (!saidWaiting) {
           saidWaiting = true;

@@ -5,10 +5,10 @@
  * normally (1000) before exiting.
  */
 import process from "node:process";
-import { type AgentStatus, type AnsweredRequest, startAgent } from "../client/agent.ts";
+import { startAgent } from "../client/agent.ts";
 import { StatusTerminal } from "./status-terminal.ts";
+import { requestLine, statusLines } from "./status-line.ts";
 import type { ClientRuntime } from "../runtime/client-runtime.ts";
-import { uplinksOn } from "../client/server-choice.ts";
 import { targetAnswers } from "../client/local-target.ts";
 import type { ClientConfig } from "../config/config.ts";
 import { ruleLines, summarize } from "../access/access-rules.ts";
@@ -19,23 +19,6 @@ async function loadRuntime(): Promise<ClientRuntime> {
   return runtimeName() === "bun"
     ? (await import("../adapter/bun/target-fetch.ts")).bunClientRuntime
     : (await import("../adapter/deno/target-fetch.ts")).denoClientRuntime;
-}
-
-/** One status line per tunnel: uplinks, requests/s, p50/p99, last error, and where the uplinks are (cut first when the terminal is narrow). */
-function statusLines(statuses: { session: string; status: AgentStatus }[], inspector: string | undefined): string[] {
-  const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—");
-  return statuses.map(({ session, status: s }, i) =>
-    `${statuses.length > 1 ? `${session}: ` : ""}uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s · ` +
-    `p50 ${ms(s.p50)} · p99 ${ms(s.p99)} · last error: ${s.lastError ?? "none"}` +
-    `${i === 0 && inspector ? ` · inspector ${inspector}` : ""}${uplinksOn(s.uplinkServers)}`
-  );
-}
-
-/** A request's line, as ngrok prints one: time, method, path, status, time to the answer's head. */
-function requestLine(session: string | undefined, r: AnsweredRequest): string {
-  const time = new Date().toTimeString().slice(0, 8);
-  const path = r.path.length > 200 ? `${r.path.slice(0, 199)}…` : r.path;
-  return escapeControls(`${time} ${session ? `${session} ` : ""}${r.method.padEnd(6)} ${path} ${r.status} ${r.ms < 10 ? r.ms.toFixed(1) : Math.round(r.ms)} ms`);
 }
 
 /** Where a target is, as printed: its origin and path. */
