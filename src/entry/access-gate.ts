@@ -1,5 +1,5 @@
 import type { AccessPolicy, RefusalReason } from "../access/access-policy.ts";
-import type { WebhookCheck } from "../access/webhook-signature.ts";
+import type { WebhookCheck, WebhookVerification } from "../access/webhook-signature.ts";
 import { errorResponse } from "./error-response.ts";
 import { joinBytes } from "../protocol/bytes.ts";
 import { emailAllowed } from "../access/email-pattern.ts";
@@ -99,6 +99,8 @@ export async function signOnGate(
   return undefined;
 }
 
+const tooLarge = () => refusal("webhook", 413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
+
 /**
  * Reads a request's body (at most MAX_WEBHOOK_BODY_BYTES, within
  * `timeoutMs`) while hashing it, and gives it back only when the webhook
@@ -116,51 +118,61 @@ export async function verifiedBody(
     await request.body?.cancel().catch(() => {});
     return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: ${verification}`);
   }
-  const tooLarge = () => refusal("webhook", 413, `Payload too large: a webhook body is verified before it is passed on, up to ${MAX_WEBHOOK_BODY_BYTES} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_WEBHOOK_BODY_BYTES) {
     await request.body?.cancel().catch(() => {});
     return tooLarge();
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const held = { bytes: 0 };
   try {
-    if (request.body) {
-      const reader = request.body.getReader();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
-      try {
-        for (;;) {
-          const next = await Promise.race([reader.read(), late]);
-          if (next === "late") {
-            reader.cancel().catch(() => {});
-            return refusal("webhook", 408, "Request timeout: the webhook body did not arrive in time");
-          }
-          if (next.done) break;
-          if (size + next.value.byteLength > MAX_WEBHOOK_BODY_BYTES) {
-            reader.cancel().catch(() => {});
-            return tooLarge();
-          }
-          if (!buffers.take(session, next.value.byteLength)) {
-            reader.cancel().catch(() => {});
-            const busy = refusal("webhook", 503, "Service unavailable: too many webhook bodies are being verified at once: retry shortly", { "retry-after": "1" });
-            return busy;
-          }
-          size += next.value.byteLength;
-          verification.update(next.value);
-          chunks.push(next.value);
-        }
-      } catch {
-        return refusal("webhook", 400, "Bad request: the request body ended early");
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    const chunks = request.body ? await readWebhookBody(request.body, session, verification, timeoutMs, buffers, held) : [];
+    if (!Array.isArray(chunks)) return chunks;
     if (!verification.verified()) {
       return refusal("webhook", 401, `Unauthorized: session "${session}" takes only signed webhooks: the signature does not match the body`);
     }
-    return joinBytes(chunks, size);
+    return joinBytes(chunks, held.bytes);
   } finally {
-    buffers.give(session, size);
+    buffers.give(session, held.bytes);
+  }
+}
+
+/**
+ * Reads `body` into memory, each chunk fed to the signature check and taken
+ * from `buffers` (counted in `held`, which the caller gives back): a refusal
+ * when it is too large, too slow, ends early, or the buffers are full.
+ */
+async function readWebhookBody(
+  body: ReadableStream<Uint8Array>,
+  session: string,
+  verification: WebhookVerification,
+  timeoutMs: number,
+  buffers: WebhookBuffers,
+  held: { bytes: number },
+): Promise<Uint8Array[] | Refusal> {
+  const chunks: Uint8Array[] = [];
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+  const stop = (answer: Refusal) => {
+    reader.cancel().catch(() => {});
+    return answer;
+  };
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "late") return stop(refusal("webhook", 408, "Request timeout: the webhook body did not arrive in time"));
+      if (next.done) return chunks;
+      if (held.bytes + next.value.byteLength > MAX_WEBHOOK_BODY_BYTES) return stop(tooLarge());
+      if (!buffers.take(session, next.value.byteLength)) {
+        return stop(refusal("webhook", 503, "Service unavailable: too many webhook bodies are being verified at once: retry shortly", { "retry-after": "1" }));
+      }
+      held.bytes += next.value.byteLength;
+      verification.update(next.value);
+      chunks.push(next.value);
+    }
+  } catch {
+    return refusal("webhook", 400, "Bad request: the request body ended early");
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -41,8 +41,8 @@ describe("statusLines", () => {
 
 describe("requestLine", () => {
   test("time, method, path, status and duration; a long path cut, control characters escaped", () => {
-    expect(requestLine(undefined, { method: "POST", path: "/hook", status: 201, ms: 3.25 })).toMatch(/^\d\d:\d\d:\d\d POST   \/hook 201 3\.3 ms$/);
-    expect(requestLine("api", { method: "GET", path: "/x\x1b[2J", status: 200, ms: 140.4 })).toMatch(/^\d\d:\d\d:\d\d api GET    \/x\\u001b\[2J 200 140 ms$/);
+    expect(requestLine(undefined, { method: "POST", path: "/hook", status: 201, ms: 3.25 })).toMatch(/^\d\d:\d\d:\d\d POST {3}\/hook 201 3\.3 ms$/);
+    expect(requestLine("api", { method: "GET", path: "/x\x1b[2J", status: 200, ms: 140.4 })).toMatch(/^\d\d:\d\d:\d\d api GET {4}\/x\\u001b\[2J 200 140 ms$/);
     expect(requestLine(undefined, { method: "GET", path: `/${"a".repeat(300)}`, status: 404, ms: 1 })).toContain(`/${"a".repeat(198)}… 404`);
   });
 });
