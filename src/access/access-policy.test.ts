@@ -44,6 +44,14 @@ describe("AccessPolicy", () => {
     expect(AccessPolicy.compile("demo", {}, { rules: {}, require: [] })).toBeUndefined();
   });
 
+  test("the same rules are told apart from changed ones, a changed password included, though summaries hide it", () => {
+    const policy = (pair: string) => AccessPolicy.compile("s", { basicAuth: [pair], allowIp: ["10.0.0.0/8"] }, undefined)!;
+    expect(policy("alice:pw").sameOwnRules(policy("alice:pw"))).toBe(true);
+    expect(policy("alice:pw").own).toEqual(policy("alice:other").own);
+    expect(policy("alice:pw").sameOwnRules(policy("alice:other"))).toBe(false);
+    expect(policy("alice:pw").sameOwnRules(undefined)).toBe(false);
+  });
+
   test("deny wins over allow; an allow list keeps out everyone else", () => {
     const policy = AccessPolicy.compile("demo", { allowIp: ["203.0.113.0/24"], denyIp: ["203.0.113.9"] }, undefined)!;
     expect(policy.addressRefusal("203.0.113.8")).toBeUndefined();

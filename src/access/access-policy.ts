@@ -23,12 +23,15 @@ export class AccessPolicy {
   readonly floor: RuleSummary | undefined;
   #allow: IpRanges[];
   #deny: IpRanges[];
+  /** The tunnel's own rules as they came, secrets included, to tell a changed password from the same one. */
+  readonly #ownText: string;
   /** The last address asked about and its answer: a visitor's requests come in runs from one address. */
   #lastAddress: string | undefined;
   #lastRefusal: RefusalReason | undefined;
 
   private constructor(own: AccessRules, floor: AccessRules | undefined, now: () => number) {
     this.own = summarize(own);
+    this.#ownText = JSON.stringify(own);
     this.floor = floor && hasRules(floor) ? summarize(floor) : undefined;
     const both = [own, floor ?? {}];
     this.#allow = both.flatMap((r) => (r.allowIp ? [IpRanges.parse(r.allowIp)] : []));
@@ -51,6 +54,11 @@ export class AccessPolicy {
     }
     if (!hasRules(own) && !hasRules(floor?.rules)) return undefined;
     return new AccessPolicy(own ?? {}, floor?.rules, now);
+  }
+
+  /** Whether `other` holds the same tunnel rules as this one, secrets included (no policy: no rules). */
+  sameOwnRules(other: AccessPolicy | undefined): boolean {
+    return other !== undefined && other.#ownText === this.#ownText;
   }
 
   /** Whether the lists keep this address out: the reason, or undefined when it may pass. */

@@ -183,8 +183,10 @@ export class Uplink implements UplinkSocketEvents {
       uplinkId: this.id,
       window: this.#config.windowBytes,
     })));
-    const before = this.#registry.get(hello.session)?.newest.access;
-    if (JSON.stringify(before?.own ?? null) !== JSON.stringify(this.access?.own ?? null) && this.#registry.get(hello.session)) {
+    const held = this.#registry.get(hello.session);
+    const before = held?.newest.access;
+    const same = before === undefined ? this.access === undefined : before.sameOwnRules(this.access);
+    if (held && !same) {
       this.#log.warn("uplink brings other access rules: they now hold for the whole session", { session: hello.session, uplink: this.id });
     }
     this.#registry.add(this);
