@@ -89,6 +89,14 @@ describe.each(["bun", "deno"] as Runtime[])("client on %s, before its entry", (r
 });
 
 describe.each(["bun", "deno"] as Runtime[])("client on %s", (runtime) => {
+  test("a name that does not resolve, then a live entry: the bad name is passed over and the tunnel serves", async () => {
+    const live = await startEntry(runtime);
+    const client = await startClient(runtime, `http://no-such-host.invalid:8080,${origin(live.port)}`, "skips-bad", targetUrl);
+    expect(await status(live.port, "skips-bad")).toBe(200);
+    expect(client.proc.exitCode).toBeNull();
+    expect(client.output()).not.toContain("does not resolve: check --server");
+  }, 30_000);
+
   test("first server a dead port, second a live entry: the uplinks go on to the second and serve", async () => {
     const dead = deadPort();
     const live = await startEntry(runtime);

@@ -110,6 +110,8 @@ export function startAgent(
   /** Said once while no uplink was ever welcomed, instead of a warning per attempt. */
   let saidWaiting = false;
   const stopping = new AbortController();
+  /** Indexes of the entries listed that cannot work by waiting (a name that does not resolve, an untrusted certificate). */
+  const unusable = new Set<number>();
 
   const keepUp = async (index: number) => {
     let choice = firstServer();
@@ -133,19 +135,27 @@ export function startAgent(
       }
       if (stopped) return;
       if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused || end.code === CloseCode.SessionTaken) {
+        // The tunnel ends whole: its other uplinks close normally, none keeps serving a refused tunnel.
         stopped = true;
+        stats.close();
+        stopping.abort();
         events.onRefused(end.reason || "session refused");
         return;
       }
-      if (!end.welcomed && end.reason) {
+      // Given up only before anything connected, and only once every entry listed is past hoping
+      // for: a running tunnel rides out a DNS outage, and one bad name in a list is skipped.
+      if (!end.welcomed && end.reason && !announced) {
         const fatal = await permanentFailure(end.reason, server);
-        if (fatal && !stopped) {
+        if (fatal) unusable.add(choice.index);
+        if (fatal && unusable.size === config.servers.length && !stopped) {
           stopped = true;
+          stats.close();
           stopping.abort();
           (events.onGiveUp ?? events.onRefused)(fatal);
           return;
         }
       }
+      if (stopped) return;
       const next = nextServer(choice, config.servers.length, {
         goAway: end.goAway,
         healthy: welcomedAt !== undefined && Date.now() - welcomedAt > HEALTHY_AFTER_MS,

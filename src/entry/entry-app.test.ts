@@ -133,6 +133,17 @@ function answer(stream: MuxStream, status: number, headers: HeaderList, body?: s
 const values = (headers: HeaderList, name: string) => headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
 const names = (headers: HeaderList) => headers.map(([n]) => n.toLowerCase());
 
+describe("public URLs", () => {
+  test("the port is left out only where the scheme implies it", () => {
+    const url = (scheme: string, port: string) => startEntry(["--public-scheme", scheme, "--public-port", port]).entry.publicUrl("s");
+    expect(url("https", "443")).toBe(`https://s.${DOMAIN}`);
+    expect(url("http", "80")).toBe(`http://s.${DOMAIN}`);
+    expect(url("https", "80")).toBe(`https://s.${DOMAIN}:80`);
+    expect(url("http", "443")).toBe(`http://s.${DOMAIN}:443`);
+    expect(url("http", "8080")).toBe(`http://s.${DOMAIN}:8080`);
+  });
+});
+
 describe("createEntryApp() control plane", () => {
   test("/healthz answers ok, and 503 once the entry drains", async () => {
     const { entry, state } = startEntry();

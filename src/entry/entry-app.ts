@@ -97,7 +97,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   const { config, registry, log } = deps;
   const publicUrl = (session: string) => {
     const port = config.publicPort ?? deps.listenPort();
-    const portSuffix = port === 80 || port === 443 ? "" : `:${port}`;
+    const portSuffix = port === (config.publicScheme === "https" ? 443 : 80) ? "" : `:${port}`;
     return `${config.publicScheme}://${session}.${config.domain}${portSuffix}`;
   };
   const app = new Hono<{ Bindings: EntryBindings }>();

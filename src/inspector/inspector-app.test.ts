@@ -147,6 +147,8 @@ describe("inspector app", () => {
     expect((await bare("/api/requests", { headers: { authorization: "Bearer s3cret-token" } })).status).toBe(200);
     const opened = await bare("/?token=s3cret-token");
     expect([opened.status, opened.headers.get("location")]).toEqual([303, "/"]);
+    const slashes = await bare("//evil.example/?token=s3cret-token");
+    expect([slashes.status, slashes.headers.get("location")]).toEqual([303, "/evil.example/"]); // never another host
     expect(opened.headers.get("set-cookie")).toBe("tunnel2_inspector_4040=s3cret-token; Path=/; HttpOnly; SameSite=Strict");
     expect((await bare("/api/requests", { headers: { cookie: "tunnel2_inspector_4040=s3cret-token" } })).status).toBe(200);
     expect((await bare("/api/requests", { headers: { cookie: "tunnel2_inspector_4041=s3cret-token" } })).status).toBe(401);

@@ -81,7 +81,7 @@ export function inspectorApp(inspector: RequestInspector, access: InspectorAcces
       if (c.req.method === "GET" && tokenMatches(c.req.query("token"), token)) {
         // The printed URL, opened: keep the token as a cookie and show the page without it in the address bar.
         return c.body(null, 303, {
-          location: c.req.path,
+          location: `/${c.req.path.replace(/^\/+/, "")}`, // "//evil.example/" would leave for another host
           "set-cookie": `${cookie}=${token}; Path=/; HttpOnly; SameSite=Strict`,
           "cache-control": "no-store",
         });

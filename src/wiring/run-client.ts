@@ -81,22 +81,24 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
   };
   /** One tunnel cannot go on: alone, the process exits 1; among others, they keep running until none is left. */
   const endTunnel = (config: ClientConfig, message: string) => {
-    const printError = (line: string) => (terminal ? terminal.print(line) : console.error(line));
     if (!many) {
       terminal?.stop();
       console.error(message);
       process.exit(1);
     }
+    const say = (text: string, fields: Record<string, unknown>) =>
+      format === "json" ? log.error(text, fields) : terminal ? terminal.print(text) : console.error(text);
     const at = agents.findIndex((a) => a.session === config.session);
     if (at !== -1) agents.splice(at, 1);
     gone++;
-    printError(`Tunnel "${config.session}" stopped: ${message.replaceAll("\n", "\n  ")}`);
+    say(`Tunnel "${config.session}" stopped: ${message.replaceAll("\n", "\n  ")}`, { session: config.session });
     if (agents.length === 0) {
       terminal?.stop();
-      console.error(`No tunnel left running (${configs.length} stopped)`);
+      say(`No tunnel left running (${configs.length} stopped)`, {});
       process.exit(1);
     }
-    printError(`${agents.length} of ${configs.length} tunnels still running: ${agents.map((a) => a.session).join(", ")}`);
+    const running = agents.map((a) => a.session);
+    say(`${agents.length} of ${configs.length} tunnels still running: ${running.join(", ")}`, { running });
     showStatus();
   };
   for (const config of configs) {
@@ -174,7 +176,9 @@ function refusalMessage(reason: string, config: ClientConfig, context: RefusalCo
   }
   if (context.noToken || context.noTokenFor?.includes(name)) {
     return `Refused by the entry: no token for session "${name}", and this entry needs one (it has TUNNEL_SECRET)\n` +
-      `  Save it once with  tunnel2 config add-token ${name} -  (its operator prints it with  tunnel2 token ${name}), or set TUNNEL_TOKEN`;
+      `  Save it once with  tunnel2 config add-token ${name} -  (its operator prints it with  tunnel2 token ${name})` +
+      // tunnel2 start takes each tunnel's token from the config file only.
+      (context.noToken ? ", or set TUNNEL_TOKEN" : "");
   }
   return `${said}\n  This entry needs the session's token: save it with  tunnel2 config add-token ${name} -  (its operator prints it with  tunnel2 token ${name})`;
 }
