@@ -36,7 +36,11 @@ function run(script: string, args: string[], env: Record<string, string> = {}) {
   const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { MIMALLOC_PURGE_DELAY: "-1", ...process.env, PORT: String(ENTRY_PORT), ...env } });
   child.on("exit", (code) => {
     if (code !== null && code !== 0) {
-      console.error(`${script} exited with ${code}`);
+      // At once: a client left to stop gently could still reach whatever else holds the port.
+      client.kill("SIGKILL");
+      console.error(script === "server.ts"
+        ? `The demo's entry could not start on :${ENTRY_PORT} (see above): stop what uses the port, or set PORT (e.g. PORT=8081 npm start)`
+        : `${script} exited with ${code}`);
       shutdown(code);
     }
   });

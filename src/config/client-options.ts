@@ -106,8 +106,13 @@ export function localTarget(name: string, raw: string | undefined): { target: UR
     throw new ConfigError(`Invalid ${name}: ${JSON.stringify(given)} (expected a port such as 3000, HOST:PORT such as 192.168.1.5:8080, or a URL)`);
   }
   if (/^\d+$/.test(given)) given = `localhost:${given}`;
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) given = `http://${given}`;
+  const schemeGiven = /^[a-z][a-z0-9+.-]*:\/\//i.test(given);
+  if (!schemeGiven) given = `http://${given}`;
   const target = httpUrl(name, given);
+  // Without a scheme or a port, a host name has a dot (300o, 19300x and http//… are typos).
+  if (!schemeGiven && target.port === "" && !target.hostname.includes(".") && !["localhost", "127.0.0.1"].includes(target.hostname) && !target.hostname.startsWith("[")) {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw.trim())} (expected a port such as 3000, HOST:PORT such as 192.168.1.5:8080, or a URL)`);
+  }
   if (target.port === "" && /^\d+$/.test(raw.trim())) throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw)}`);
   if (target.port !== "" && (Number(target.port) < 1 || Number(target.port) > 65535)) {
     throw new ConfigError(`Invalid ${name}: port ${target.port} (expected 1-65535)`);

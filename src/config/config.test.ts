@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLIENT_OPTIONS } from "./client-options.ts";
+import { CLIENT_OPTIONS, localTarget } from "./client-options.ts";
 import { clientConfig, ConfigError, entryConfig } from "./config.ts";
 import { ENTRY_OPTIONS } from "./entry-options.ts";
 import { labelOf, type Option, type OptionTable, programFlags, readOptions, usage } from "./option-table.ts";
@@ -124,7 +124,8 @@ describe("clientConfig()", () => {
 
     test("a bad one is named; none at all is missing", () => {
       expect(() => clientConfig(["--server", "http://a:1,a.example.com:8080", ...rest], {}))
-        .toThrow('Invalid --server (or TUNNEL_SERVER): "a.example.com:8080" (expected http:// or https://)');
+        .toThrow('Invalid --server (or TUNNEL_SERVER): "a.example.com:8080" needs its scheme: https://a.example.com:8080 (TLS) or http://a.example.com:8080');
+      expect(() => clientConfig(["--server", "127.0.0.1:8080", ...rest], {})).toThrow('"127.0.0.1:8080" needs its scheme: https://127.0.0.1:8080 (TLS) or http://127.0.0.1:8080');
       expect(() => clientConfig(["--server", "http://a:1", "--server", "not a url", ...rest], {}))
         .toThrow('Invalid --server (or TUNNEL_SERVER): "not a url" is not a URL');
       expect(() => clientConfig(rest, { TUNNEL_SERVER: "http://ok:1,ws://b:2" })).toThrow('"ws://b:2"');
@@ -191,7 +192,7 @@ const BAD: Record<string, [raw: string, message: string]> = {
   to: ["ftp://localhost:3000", 'Invalid --to (or TUNNEL_TARGET): "ftp://localhost:3000" (expected http:// or https://)'],
   inspect: ["here:there", 'Invalid --inspect (TUNNEL_INSPECT): "here:there" (expected ADDR:PORT such as 127.0.0.1:4040, a port, or off)'],
   policy: ['{"sessions":{"*":{"denyIp":["nope"]}}}', 'TUNNEL_POLICY: session *: deny-ip: "nope" is not an IP address or CIDR range'],
-  oidcIssuer: ["id.example.com", 'Invalid TUNNEL_OIDC_ISSUER: "id.example.com" is not a URL'],
+  oidcIssuer: ["id.example.com", 'Invalid TUNNEL_OIDC_ISSUER: "id.example.com" needs its scheme: https://id.example.com (TLS) or http://id.example.com'],
   basicAuth: ["alice:pw,bob", "Invalid --basic-auth (TUNNEL_BASIC_AUTH): item 2: expected USER:PASSWORD with a non-empty user"],
   allowIp: ["10.0.0.0/33", 'Invalid --allow-ip (TUNNEL_ALLOW_IP): item 1: "10.0.0.0/33" is not an IP address or CIDR range'],
   denyIp: ["::1/129", 'Invalid --deny-ip (TUNNEL_DENY_IP): item 1: "::1/129" is not an IP address or CIDR range'],
@@ -355,5 +356,19 @@ describe("clientConfig() puts the options together", () => {
   test("an empty token is a token; an empty session is missing", () => {
     expect(clientConfig(base.map((a) => (a === "t" ? "" : a)), {}).token).toBe("");
     expect(() => clientConfig(base.map((a) => (a === "my-app" ? "" : a)), {})).toThrow("Missing --session (or TUNNEL_SESSION)");
+  });
+});
+
+describe("localTarget()", () => {
+  test("a port, HOST:PORT, a dotted host or a URL is taken; a typo is named, never taken for a host", () => {
+    const href = (raw: string) => localTarget("target", raw).target.href;
+    expect(href("3000")).toBe("http://127.0.0.1:3000/");
+    expect(href("nas:8080")).toBe("http://nas:8080/");
+    expect(href("app.internal")).toBe("http://app.internal/");
+    expect(href("192.168.1.5:8080/base")).toBe("http://192.168.1.5:8080/base");
+    expect(href("https://myhost")).toBe("https://myhost/");
+    for (const typo of ["abc", "300o", "19300x", "http//127.0.0.1:19300"]) {
+      expect(() => localTarget("target", typo)).toThrow(`Invalid target: ${JSON.stringify(typo)} (expected a port such as 3000`);
+    }
   });
 });

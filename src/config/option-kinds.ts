@@ -88,6 +88,9 @@ export const present: Kind<boolean> = { parse: () => true };
 /** An http:// or https:// URL. */
 export function httpUrl(label: string, raw: string | undefined): URL {
   if (!raw) throw new ConfigError(`Missing ${label}`);
+  if (!raw.includes("://") && URL.canParse(`http://${raw}`) && !/\s/.test(raw)) {
+    throw new ConfigError(`Invalid ${label}: ${JSON.stringify(raw)} needs its scheme: https://${raw} (TLS) or http://${raw}`);
+  }
   let url: URL;
   try {
     url = new URL(raw);
