@@ -9,7 +9,7 @@ import { MemoryMetrics } from "../metrics/entry-metrics.ts";
 import { firstServer, nextServer } from "./server-choice.ts";
 import { runUplink } from "./uplink-connection.ts";
 import { LocalTarget } from "./local-target.ts";
-import { permanentFailure } from "./connect-failure.ts";
+import { permanentFailure, waitingHint } from "./connect-failure.ts";
 
 /** The same warning is logged at most once per this interval; the rest are counted. */
 const WARN_EVERY_MS = 5_000;
@@ -171,7 +171,8 @@ export function startAgent(
       if (quiet) {
         if (!saidWaiting) {
           saidWaiting = true;
-          log.warn(`waiting for the entry at ${server.origin} to answer; retrying every second until it does`, { reason: end.reason || undefined, code: end.code });
+          const hint = end.reason ? waitingHint(end.reason, server) : undefined;
+          log.warn(`waiting for the entry at ${server.origin} to answer; retrying every second until it does${hint ? ` (${hint})` : ""}`, { reason: end.reason || undefined, code: end.code });
         }
       } else {
         const what = end.goAway

@@ -39,3 +39,25 @@ export async function permanentFailure(reason: string, server: URL): Promise<str
   }
   return undefined;
 }
+
+/**
+ * A likely cause worth naming while the client waits on `server`: an
+ * address that answers, but not as a tunnel2 entry's uplink endpoint (the
+ * wrong scheme, or a session's address); undefined when nothing points
+ * anywhere in particular.
+ */
+export function waitingHint(reason: string, server: URL): string | undefined {
+  const other = `${server.protocol === "https:" ? "http" : "https"}://${server.host}`;
+  if (server.protocol === "https:" && /WRONG_VERSION_NUMBER|wrong version number|InvalidContentType|CorruptMessage|http request/i.test(reason)) {
+    return `it does not speak TLS there: if the entry has no certificate, use --server ${other}`;
+  }
+  if (server.protocol === "http:" && /Connection ended|Connection closed during|socket hang up|ECONNRESET|connection reset|unexpected end/i.test(reason)) {
+    return `it closes the connection: if the entry serves TLS (--tls-cert), use --server ${other}`;
+  }
+  const status = reason.match(/Expected 101 status code: (\d{3})|status code (\d{3})|Invalid status code: (\d{3})|\b(\d{3}) (?:Bad Gateway|Not Found)/i);
+  const code = status?.slice(1).find((v) => v !== undefined);
+  if (code && code !== "101") {
+    return `it answers HTTP ${code}, not as a tunnel2 entry: is ${server.host} a session's address? Use the entry's own (e.g. https://tunnel.example.com)`;
+  }
+  return undefined;
+}
