@@ -16,6 +16,19 @@ describe("Histogram()", () => {
     expect(new Histogram().quantile(0.5)).toBeNaN();
   });
 
+  test("an estimate never goes beyond what was observed: 300 ms answers never read as a p99 of 480", () => {
+    const h = new Histogram();
+    for (let i = 0; i < 99; i++) h.observe(0.7);
+    h.observe(301);
+    expect(h.quantile(0.999)).toBe(301);
+    const one = new Histogram();
+    one.observe(5.3);
+    expect([one.quantile(0.5), one.quantile(0.99)]).toEqual([5.3, 5.3]);
+    const merged = new Histogram();
+    merged.add(h);
+    expect(merged.quantile(0.999)).toBe(301);
+  });
+
   test("add() merges counts", () => {
     const a = new Histogram([1, 2]);
     const b = new Histogram([1, 2]);

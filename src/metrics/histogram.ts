@@ -11,6 +11,9 @@ export class Histogram {
   readonly counts: number[];
   sum = 0;
   count = 0;
+  /** The smallest and largest observation, which bound every estimate; ±Infinity when unknown (after since()). */
+  min = Infinity;
+  max = -Infinity;
 
   constructor(bounds: readonly number[] = LATENCY_BUCKETS_MS) {
     this.bounds = bounds;
@@ -23,6 +26,8 @@ export class Histogram {
     this.counts[i]++;
     this.sum += value;
     this.count++;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
   }
 
   /** Adds another histogram with the same buckets. */
@@ -30,6 +35,8 @@ export class Histogram {
     for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i];
     this.sum += other.sum;
     this.count += other.count;
+    this.min = Math.min(this.min, other.min);
+    this.max = Math.max(this.max, other.max);
   }
 
   /** A copy of the counts as they are now. */
@@ -45,12 +52,19 @@ export class Histogram {
     for (let i = 0; i < h.counts.length; i++) h.counts[i] = this.counts[i] - earlier.counts[i];
     h.sum = this.sum - earlier.sum;
     h.count = this.count - earlier.count;
+    // Which observations came since is not known: no bounds.
+    h.min = -Infinity;
+    h.max = Infinity;
     return h;
   }
 
-  /** Estimated quantile (0..1), linear within the bucket; NaN when empty. */
+  /** Estimated quantile (0..1), linear within the bucket and never beyond what was observed; NaN when empty. */
   quantile(q: number): number {
     if (this.count === 0) return NaN;
+    return Math.min(this.max, Math.max(this.min, this.#estimate(q)));
+  }
+
+  #estimate(q: number): number {
     const rank = q * this.count;
     let seen = 0;
     for (let i = 0; i < this.counts.length; i++) {
