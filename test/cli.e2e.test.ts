@@ -144,6 +144,9 @@ describe.each(["bun", "deno"] as Runtime[])("tunnel2 on %s", (runtime) => {
     expect(await started.proc.exited).toBe(0);
 
     expect((await run(runtime, ["config", "remove-tunnel", good], own)).code).toBe(0);
+    const forgot = await run(runtime, ["config", "remove-token", good], own);
+    expect([forgot.code, forgot.stdout.trim()]).toEqual([0, `Removed token of session "${good}" from ${own.TUNNEL2_CONFIG}`]);
+    expect((await run(runtime, ["config", "remove-token", good], own)).stderr).toContain(`No token of session "${good}" in`);
     expect((await run(runtime, ["config", "add-tunnel", `${bad}-too`, String(v4.port)], own)).code).toBe(0);
     const none = await run(runtime, ["start"], own);
     expect(none.stderr).toContain(`Tunnel "${bad}-too" stopped: Refused by the entry: no token for session "${bad}-too"`);
@@ -168,7 +171,7 @@ describe.each(["bun", "deno"] as Runtime[])("tunnel2 on %s", (runtime) => {
       expect({ args, code: r.code, usage: r.stdout.includes("Usage:") || r.stdout.startsWith("tunnel2 "), stderr: r.stderr }).toEqual({ args, code: 0, usage: true, stderr: "" });
     }
     const mistakes: [string[], string][] = [
-      [["config"], "Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|show|path"],
+      [["config"], "Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|remove-token|show|path"],
       [["config", "set-server", "tunnel.example.com"], "The entry's URL needs its scheme: tunnel2 config set-server https://tunnel.example.com  (http:// for an entry without TLS)"],
       [["http", "abc"], 'Invalid target: "abc" (expected a port such as 3000, HOST:PORT such as 192.168.1.5:8080, or a URL)'],
       [["http", "70000"], "Invalid target: port 70000 (expected 1-65535)"],

@@ -29,7 +29,7 @@ Usage:
   tunnel2 config set-server URL               save the entry to use
   tunnel2 config add-token SESSION -          save a session's token (typed unseen, or piped in)
   tunnel2 config add-tunnel SESSION TARGET    save a tunnel for tunnel2 start (with access options)
-  tunnel2 config remove-tunnel SESSION
+  tunnel2 config remove-tunnel SESSION | remove-token SESSION
   tunnel2 config show | path
   tunnel2 --version
 
@@ -169,6 +169,7 @@ const CONFIG_USAGE = `Usage: tunnel2 config ACTION
   add-tunnel SESSION TARGET [access options of tunnel2 http --help]
                                           save a tunnel for tunnel2 start
   remove-tunnel SESSION                   forget a saved tunnel
+  remove-token SESSION                    forget a saved token
   show                                    print the file (tokens and secrets hidden)
   path                                    print where the file is`;
 
@@ -176,7 +177,7 @@ async function configCommand(args: string[], env: Env): Promise<void> {
   const path = configPath(env);
   const [action, ...rest] = args;
   if (args.includes("--help") || args.includes("-h")) return void console.log(CONFIG_USAGE);
-  if (action === undefined) throw new ConfigError(`Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|show|path\n\n${CONFIG_USAGE}`);
+  if (action === undefined) throw new ConfigError(`Missing action: tunnel2 config set-server|add-token|add-tunnel|remove-tunnel|remove-token|show|path\n\n${CONFIG_USAGE}`);
   const arity = (n: number, usage: string) => {
     if (rest.length !== n) throw new ConfigError(`Usage: tunnel2 config ${usage}`);
   };
@@ -237,18 +238,20 @@ async function configCommand(args: string[], env: Env): Promise<void> {
       }
       return;
     }
-    case "remove-tunnel": {
-      arity(1, "remove-tunnel SESSION");
+    case "remove-tunnel":
+    case "remove-token": {
+      arity(1, `${action} SESSION`);
       const file = readConfigFile(path);
-      if (!(rest[0] in file.tunnels)) throw new ConfigError(`No tunnel "${rest[0]}" in ${path}`);
-      const { [rest[0]]: _removed, ...tunnels } = file.tunnels;
-      writeConfigFile(path, { ...file, tunnels });
-      console.log(`Removed tunnel "${rest[0]}" from ${path}`);
+      const [key, what] = action === "remove-tunnel" ? ["tunnels", "tunnel"] as const : ["tokens", "token of session"] as const;
+      if (!Object.hasOwn(file[key], rest[0])) throw new ConfigError(`No ${what} "${rest[0]}" in ${path}`);
+      const { [rest[0]]: _removed, ...kept } = file[key];
+      writeConfigFile(path, { ...file, [key]: kept });
+      console.log(`Removed ${what} "${rest[0]}" from ${path}`);
       return;
     }
     default:
       throw new ConfigError(
-        `Unknown config action ${JSON.stringify(action)}: use one of set-server, add-token, add-tunnel, remove-tunnel, show, path (tunnel2 config --help)`,
+        `Unknown config action ${JSON.stringify(action)}: use one of set-server, add-token, add-tunnel, remove-tunnel, remove-token, show, path (tunnel2 config --help)`,
       );
   }
 }
