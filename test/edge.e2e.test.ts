@@ -103,16 +103,22 @@ describe.each(["bun", "deno"] as Runtime[])("/metrics under random session hosts
 });
 
 /** Opens /api/live and reads up to the end of its first event (the history). */
-async function openLive(port: number): Promise<{ status: number; first: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/live`);
+async function openLive(port: number): Promise<{ status: number; first: string; reader: ReadableStreamDefaultReader<Uint8Array>; close: () => void }> {
+  // Closing is an abort: a cancelled body reader alone may leave Bun's fetch reading the connection on.
+  const controller = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${port}/api/live`, { signal: controller.signal });
   const reader = res.body!.getReader();
+  const close = () => {
+    reader.cancel().catch(() => {});
+    controller.abort();
+  };
   let first = "";
   while (!first.includes("\n\n")) {
     const { value, done } = await reader.read();
     if (done) break;
     first += new TextDecoder().decode(value);
   }
-  return { status: res.status, first, reader };
+  return { status: res.status, first, reader, close };
 }
 
 /** Resident memory of a process in MiB. */
@@ -131,14 +137,14 @@ describe.each(["bun", "deno"] as Runtime[])("/api/live readers, entry on %s", (r
     expect(refused.headers.get("retry-after")).toBe("10");
     expect((await scrape(entry.port)).series).toContain("tunnel2_dashboard_feeds 32");
     expect(await refused.text()).toContain("32 live dashboard feeds are open");
-    await readers.pop()!.reader.cancel();
+    readers.pop()!.close();
     const again = await eventually(async () => {
       const r = await openLive(entry.port);
       if (r.status === 200) return r;
-      await r.reader.cancel();
+      r.close();
     }, 5_000, 100);
     expect(again.first).toStartWith("event: history\ndata: [");
-    for (const r of [...readers, again]) await r.reader.cancel();
+    for (const r of [...readers, again]) r.close();
   }, 30_000);
 
   test("200 readers that never read: 168 refused, and the entry's memory stays bounded", async () => {
@@ -155,10 +161,10 @@ describe.each(["bun", "deno"] as Runtime[])("/api/live readers, entry on %s", (r
       const live = await openLive(entry.port);
       const points: { sessions: unknown[] }[] = live.status === 200 ? JSON.parse(live.first.slice(live.first.indexOf("["))) : [];
       if (points.length >= 20 && points.slice(-20).every((p) => p.sessions.length === 100)) return live;
-      await live.reader.cancel();
+      live.close();
     }, 30_000, 100);
     expect(history.first.length).toBeGreaterThan(200_000);
-    await history.reader.cancel();
+    history.close();
     // Every reader the loop above opened has left: all 32 places are free for the sockets below.
     await eventually(async () => ((await scrape(entry.port)).series.includes("tunnel2_dashboard_feeds 0") ? true : undefined), 10_000, 50);
     const before = await rssMiB(entry.proc.pid);
@@ -202,8 +208,8 @@ describe.skipIf(!chromiumPath)("dashboard when the entry refuses its feed (Chrom
     const page = await (await openBrowser()).newPage();
     await page.goto(`http://127.0.0.1:${entry.port}/`);
     await page.waitForFunction(() => document.getElementById("feed-status")?.textContent?.startsWith("feed refused"), undefined, { timeout: 10_000 });
-    await readers.pop()!.reader.cancel();
+    readers.pop()!.close();
     await page.waitForSelector("#feed-status.live", { timeout: 15_000 });
-    for (const r of readers) await r.reader.cancel();
+    for (const r of readers) r.close();
   }, 40_000);
 });

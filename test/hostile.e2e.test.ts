@@ -224,7 +224,7 @@ describe.each(["bun", "deno"] as Runtime[])("entry on %s", (entryRuntime) => {
     const entry = await startEntry(entryRuntime);
     const uplink = await openRawUplink(entry.port);
     uplink.send(encodeFrame(FrameKind.Hello, 0, 0, new TextEncoder().encode(JSON.stringify({ session: "pinger", token: "t", window: 262144 }))));
-    await Bun.sleep(200);
+    await eventually(() => (/uplink connected session=pinger/.test(entry.output()) ? true : undefined), 10_000, 20);
     uplink.pause();
     const ping = encodeFrame(FrameKind.Ping, 0, 0, new Uint8Array(8));
     const batch = new Uint8Array(ping.byteLength * 10_000);

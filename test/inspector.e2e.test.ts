@@ -253,12 +253,8 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
   });
 
   test("4040 taken: the client says so, moves to a free port, and a browser there needs this client's token", async () => {
-    let holder: ReturnType<typeof Bun.serve> | undefined;
-    try {
-      holder = Bun.serve({ hostname: "127.0.0.1", port: 4040, fetch: () => new Response("someone else") });
-    } catch {
-      // taken already: what the test needs
-    }
+    // Held by this test: another test's client may hold 4040 now and let it go at any moment.
+    const holder = await eventually(() => Bun.serve({ hostname: "127.0.0.1", port: 4040, fetch: () => new Response("someone else") }), 20_000, 50);
     try {
       const client = await startClient(runtime, entry, `${session}-moved`, `http://127.0.0.1:${target.port}`, [], { TUNNEL_INSPECT: "" });
       const { base, port, call } = await printedInspector(client);
@@ -267,7 +263,7 @@ describe.each(["bun", "deno"] as Runtime[])("request inspector, client on %s", (
       expect((await fetch(`${base}/`, { headers: { "user-agent": "Mozilla/5.0", "sec-fetch-mode": "navigate" } })).status).toBe(401);
       expect((await call("/", { headers: { "user-agent": "Mozilla/5.0" } })).status).toBe(200);
     } finally {
-      holder?.stop(true);
+      holder.stop(true);
     }
   });
 
