@@ -110,6 +110,12 @@ export function startAgent(
   /** Said once while no uplink was ever welcomed, instead of a warning per attempt. */
   let saidWaiting = false;
   const stopping = new AbortController();
+  /** Ends every uplink loop (each closes its uplink normally) and the tunnel's figures. */
+  const halt = () => {
+    stopped = true;
+    stats.close();
+    stopping.abort();
+  };
   /** Indexes of the entries listed that cannot work by waiting (a name that does not resolve, an untrusted certificate). */
   const unusable = new Set<number>();
 
@@ -136,9 +142,7 @@ export function startAgent(
       if (stopped) return;
       if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused || end.code === CloseCode.SessionTaken) {
         // The tunnel ends whole: its other uplinks close normally, none keeps serving a refused tunnel.
-        stopped = true;
-        stats.close();
-        stopping.abort();
+        halt();
         events.onRefused(end.reason || "session refused");
         return;
       }
@@ -148,9 +152,7 @@ export function startAgent(
         const fatal = await permanentFailure(end.reason, server);
         if (fatal) unusable.add(choice.index);
         if (fatal && unusable.size === config.servers.length && !stopped) {
-          stopped = true;
-          stats.close();
-          stopping.abort();
+          halt();
           (events.onGiveUp ?? events.onRefused)(fatal);
           return;
         }
@@ -204,9 +206,7 @@ export function startAgent(
   const loops = Array.from({ length: config.uplinks }, (_, i) => keepUp(i));
   return {
     stop() {
-      stopped = true;
-      stats.close();
-      stopping.abort();
+      halt();
       // Each uplink closes with 1000 and waits (at most 500 ms) for the entry's answer.
       return Promise.all(loops).then(() => {});
     },

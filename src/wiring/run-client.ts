@@ -102,7 +102,8 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
     showStatus();
   };
   for (const config of configs) {
-    const agent = startAgent(config, runtime, many ? withFields(log, { session: config.session }) : log, {
+    const tunnelLog = many ? withFields(log, { session: config.session }) : log;
+    const agent = startAgent(config, runtime, tunnelLog, {
       onReady(url) {
         const to = targetText(config);
         // The URL and refusal reasons come from the entry: never written to the terminal raw.
@@ -128,7 +129,7 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
         }
         targetAnswers(config.target, config.localPort).then((up) => {
           if (!up) {
-            log.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`, many ? { session: config.session } : {});
+            tunnelLog.warn(`nothing answers at ${to} yet: the tunnel is up, and visitors get 502 until the app listens`);
           }
         });
         ready++;

@@ -7,12 +7,12 @@ import { escapeControls } from "../log.ts";
 export function statusLines(statuses: { session: string; status: AgentStatus }[], inspector: string | undefined, now = Date.now()): string[] {
   const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—");
   // What matters most comes first: a narrow terminal cuts the line's end.
-  return statuses.map(({ session, status: s }, i) =>
-    `${statuses.length > 1 ? `${session}: ` : ""}uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s · ` +
-    `p50 ${ms(s.p50)} · p99 ${ms(s.p99)}${i === 0 && inspector ? ` · inspector ${inspector.replace(/^http:\/\//, "")}` : ""} · ` +
-    `${s.lastError ? `last error ${ago(now - s.lastError.at)}: ${s.lastError.text}` : "no errors"}` +
-    (uplinksOn(s.uplinkServers) ? ` · uplinks${uplinksOn(s.uplinkServers)}` : "")
-  );
+  return statuses.map(({ session, status: s }, i) => {
+    const on = uplinksOn(s.uplinkServers);
+    return `${statuses.length > 1 ? `${session}: ` : ""}uplinks ${s.uplinksUp}/${s.uplinksWanted} · ${s.rps.toFixed(1)} req/s · ` +
+      `p50 ${ms(s.p50)} · p99 ${ms(s.p99)}${i === 0 && inspector ? ` · inspector ${inspector.replace(/^http:\/\//, "")}` : ""} · ` +
+      `${s.lastError ? `last error ${ago(now - s.lastError.at)}: ${s.lastError.text}` : "no errors"}${on ? ` · uplinks${on}` : ""}`;
+  });
 }
 
 /** How long ago, as a status line says it: 8s, 3m, 2h. */
