@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { BasicAuthCheck, constantTimeEqual, credentialProblem } from "./basic-auth.ts";
+import { BasicAuthCheck, credentialProblem } from "./basic-auth.ts";
+import { constantTimeEqual } from "./constant-time.ts";
 
 const basic = (pair: string) => `Basic ${btoa(pair)}`;
 

@@ -1,11 +1,6 @@
+import { constantTimeEqual, constantTimeEqualText } from "./constant-time.ts";
 const encoder = new TextEncoder();
 
-/** Whether two byte strings are equal, in time that depends on their lengths only. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
 
 /** The bytes of an `Authorization: Basic …` header's credentials, or undefined when it carries none. */
 function basicCredentials(authorization: string | null): Uint8Array | undefined {
@@ -23,12 +18,6 @@ function basicCredentials(authorization: string | null): Uint8Array | undefined 
   return bytes;
 }
 
-/** Whether two strings are equal, in time that depends on their lengths only. */
-function constantTimeEqualText(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
-  return diff === 0;
-}
 
 /** `Basic <base64 of the UTF-8 pair>`, as browsers and curl send it. */
 function headerOf(pair: string): string {

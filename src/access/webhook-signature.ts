@@ -1,5 +1,5 @@
 import { createHmac, type Hmac } from "node:crypto";
-import { constantTimeEqual } from "./basic-auth.ts";
+import { constantTimeEqual } from "./constant-time.ts";
 
 /** How far a signed timestamp (Stripe's `t=`, Slack's) may be from now. */
 export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;

@@ -16,8 +16,10 @@ import type { AccessRules } from "../access/access-rules.ts";
 
 /** One tunnel of `tunnel2 start`. */
 export interface TunnelEntry {
-  /** The target: a port, host:port or URL. */
+  /** The target: a port, host:port or URL; tcp://HOST:PORT or tls://HOST:PORT for a TCP or TLS tunnel. */
   to: string;
+  /** A TCP tunnel's public port (as --remote-port). */
+  remotePort?: number;
   /** Who may reach it (as the hello carries them; secrets may live here, the file is the owner's only). */
   access?: AccessRules;
 }
@@ -75,6 +77,10 @@ export function readConfigFile(path: string): ConfigFile {
   const tunnels = record("tunnels", o.tunnels);
   for (const [session, tunnel] of Object.entries(tunnels)) {
     if (typeof (tunnel as TunnelEntry)?.to !== "string") throw new ConfigError(`${path}: tunnel "${session}" needs "to" (a port or URL)`);
+    const remotePort = (tunnel as TunnelEntry).remotePort;
+    if (remotePort !== undefined && (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535)) {
+      throw new ConfigError(`${path}: tunnel "${session}": remotePort must be a port number (1-65535)`);
+    }
     const access = (tunnel as TunnelEntry).access;
     if (access !== undefined) {
       const checked = checkedAccess(access, `${path}: tunnel "${session}": `);

@@ -2,6 +2,8 @@
  * `tunnel2`: one command for the client and the entry, under Bun or Deno.
  *
  *   tunnel2 http 3000                 expose a local port (or host:port, or a URL)
+ *   tunnel2 tcp 22 / tunnel2 tls 8443 expose a TCP service / pass TLS through by name
+ *   tunnel2 connect SESSION --listen  reach a TCP tunnel through the entry's HTTP(S)
  *   tunnel2 serve                     run the entry
  *   tunnel2 token NAME                print a session's token (TUNNEL_SECRET)
  *   tunnel2 config …                  save the entry, tokens and tunnels
@@ -9,7 +11,7 @@
  */
 import process from "node:process";
 import pkg from "../../package.json" with { type: "json" };
-import { CLIENT_OPTIONS, localTarget, PASSWORD_ON_COMMAND_LINE, sessionName } from "../config/client-options.ts";
+import { anyTarget, CLIENT_OPTIONS, localTarget, PASSWORD_ON_COMMAND_LINE, sessionName, tcpTarget } from "../config/client-options.ts";
 import { accessFromFlags, type ClientConfig, clientConfigFrom, ConfigError } from "../config/config.ts";
 import { ruleLines, summarize } from "../access/access-rules.ts";
 import { type Flags, optionLines, readOption, scanFlags } from "../config/option-table.ts";
@@ -23,6 +25,9 @@ const USAGE = `tunnel2 ${VERSION}: expose a local service at a public URL throug
 
 Usage:
   tunnel2 http PORT|HOST:PORT|URL [options]   expose a local service
+  tunnel2 tcp PORT|HOST:PORT [options]        expose a TCP service (SSH, a database) on a public port
+  tunnel2 tls PORT|HOST:PORT [options]        pass TLS through by name: the certificate stays on this machine
+  tunnel2 connect SESSION --listen ADDR:PORT  reach a TCP tunnel (a private one too) through the entry's HTTP
   tunnel2 start [options]                     run every tunnel saved in the config file
   tunnel2 serve [entry options]               run the entry (tunnel2 serve --help)
   tunnel2 token SESSION                       print a session's token (needs TUNNEL_SECRET)
@@ -43,6 +48,10 @@ const TUNNEL_FLAGS = ["uplinks", "maxConns", "windowBytes", "logFormat", "logReq
 /** Who may reach the tunnel: `http` takes the access options; `start` reads each tunnel's from the config file. */
 const ACCESS_FLAGS = ["basicAuth", "allowIp", "denyIp", "verifyWebhook", "oidcAllow"] as const;
 
+/** What `tcp` and `tls` take beside the tunnel flags: the TCP options, and the access rules that apply to bytes. */
+const TCP_FLAGS = ["remotePort", "private", "proxyProtocol", "allowIp", "denyIp"] as const;
+const TLS_FLAGS = ["proxyProtocol", "allowIp", "denyIp"] as const;
+
 /** The entry in `http` and `start`: unlike the client, they fall back on the config file. */
 const SERVER_HELP = "the entry (else the config file's; several: tried in turn)";
 
@@ -56,6 +65,29 @@ ${
   })
 }
 Example: tunnel2 config set-server https://tunnel.example.com && tunnel2 http 3000`;
+
+const TCP_USAGE = `Usage: tunnel2 tcp PORT|HOST:PORT [options]
+  Visitors connect to a public port of the entry (its --tcp-ports); the session keeps it across reconnects.
+${
+  optionLines(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS, ...TCP_FLAGS, "visitorKey"], {
+    server: SERVER_HELP,
+    session: "session name [a-z0-9-]{1,63} (default: a random one)",
+    token: "the session's token (default: the config file's)",
+  })
+}
+Example: tunnel2 tcp 22, then  ssh -p <the port it prints> <the entry's host>`;
+
+const TLS_USAGE = `Usage: tunnel2 tls PORT|HOST:PORT [options]
+  The entry routes TLS connections for <session>.<domain> on its --tls-passthrough-port here, still encrypted:
+  the local server holds the certificate and the key.
+${
+  optionLines(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS, ...TLS_FLAGS], {
+    server: SERVER_HELP,
+    session: "session name [a-z0-9-]{1,63}; the certificate must be for\n<session>.<domain>",
+    token: "the session's token (default: the config file's)",
+  })
+}
+Example: tunnel2 tls 8443 --session demo, then  curl https://demo.<domain>:<the entry's TLS port>/`;
 
 const START_USAGE = `Usage: tunnel2 start [options]
   Runs every tunnel of the config file (tunnel2 config add-tunnel SESSION TARGET) in this process.
@@ -77,7 +109,7 @@ function serverOf(flag: string | undefined, env: Env, file: ConfigFile): string 
 /** A client config for one tunnel: the CLI's words and the config file give the entry, session, token and target. */
 function tunnelConfig(target: string, flags: ClientFlags & { server: string; session: string }, env: Env): ClientConfig {
   // Checked first: the error then names the argument as the user typed it.
-  localTarget("target", target);
+  anyTarget("target", target);
   // The token goes through memory only: never an argument of another process, never printed.
   return clientConfigFrom({ ...flags, token: flags.token ?? "open", to: target }, env);
 }
@@ -104,6 +136,28 @@ async function httpCommand(args: string[], env: Env): Promise<void> {
   await runTunnels([config], { dashboard: true, refusal: { randomSession, noToken: token === undefined } });
 }
 
+/** `tunnel2 tcp` and `tunnel2 tls`: `tunnel2 http` for a TCP target. */
+async function tcpCommand(kind: "tcp" | "tls", args: string[], env: Env): Promise<void> {
+  if (args.includes("--help") || args.includes("-h")) return void console.log(kind === "tcp" ? TCP_USAGE : TLS_USAGE);
+  const file = readConfigFile(configPath(env));
+  const own = kind === "tcp" ? TCP_FLAGS : TLS_FLAGS;
+  const { flags, rest } = scanFlags(CLIENT_OPTIONS, ["server", "session", "token", ...TUNNEL_FLAGS, ...own], args);
+  const unknown = rest.find((a) => a.startsWith("-"));
+  if (unknown) throw new ConfigError(`Unknown option ${unknown} (tunnel2 ${kind} --help lists them)`);
+  if (rest.length !== 1) {
+    throw new ConfigError(rest.length === 0 ? `What to expose? e.g.  tunnel2 ${kind} ${kind === "tcp" ? 22 : 8443}  (a port or host:port)` : `One target only, got: ${rest.join(" ")}`);
+  }
+  const target = `${kind}://${rest[0].trim().replace(/^(tcp|tls):\/\//i, "")}`;
+  tcpTarget("target", target, kind); // what the user typed first: a typo there is named before anything else
+  const session = sessionName(flags.session ?? (env.TUNNEL_SESSION || randomSessionName()));
+  if (flags.token !== undefined) console.error(TOKEN_ON_COMMAND_LINE.replace("SESSION", session));
+  const token = flags.token ?? (env.TUNNEL_TOKEN || file.tokens[session]);
+  const config = clientConfigFrom({ ...flags, server: serverOf(flags.server, env, file), session, token: token ?? "open", to: target }, env);
+  const { runTunnels } = await import("../wiring/run-client.ts");
+  const randomSession = flags.session === undefined && !env.TUNNEL_SESSION;
+  await runTunnels([config], { dashboard: true, refusal: { randomSession, noToken: token === undefined } });
+}
+
 async function startCommand(args: string[], env: Env): Promise<void> {
   if (args.includes("--help") || args.includes("-h")) return void console.log(START_USAGE);
   const path = configPath(env);
@@ -117,7 +171,7 @@ async function startCommand(args: string[], env: Env): Promise<void> {
   if (rest.length > 0) throw new ConfigError(`Unexpected ${rest.join(" ")} (tunnel2 start --help)`);
   const missing = tunnels.filter(([session]) => file.tokens[session] === undefined).map(([session]) => session);
   const configs = tunnels.map(([session, tunnel]) => {
-    const config = tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session] }, env);
+    const config = tunnelConfig(tunnel.to, { ...flags, server, session, token: file.tokens[session], remotePort: tunnel.remotePort?.toString() }, env);
     // A tunnel's own rules in the file replace what the environment's access variables say.
     return tunnel.access ? { ...config, access: tunnel.access } : config;
   });
@@ -218,16 +272,18 @@ async function configCommand(args: string[], env: Env): Promise<void> {
     }
     case "add-tunnel": {
       // Access rules as on tunnel2 http: flags, and secrets from the environment (TUNNEL_BASIC_AUTH, TUNNEL_WEBHOOK_SECRET).
-      const scanned = scanFlags(CLIENT_OPTIONS, [...ACCESS_FLAGS], rest);
+      const scanned = scanFlags(CLIENT_OPTIONS, [...ACCESS_FLAGS, "remotePort"], rest);
       const unknown = scanned.rest.find((a) => a.startsWith("-"));
       if (unknown) throw new ConfigError(`Unknown option ${unknown} (add-tunnel takes the access options of tunnel2 http --help)`);
       const [session, target] = scanned.rest;
       if (scanned.rest.length !== 2) throw new ConfigError("Usage: tunnel2 config add-tunnel SESSION PORT|HOST:PORT|URL [--allow-ip CIDR …]");
-      localTarget("target", target);
+      anyTarget("target", target);
+      const remotePort = scanned.flags.remotePort === undefined ? undefined : readOption(CLIENT_OPTIONS, "remotePort", scanned.flags.remotePort);
+      if (remotePort !== undefined && !/^tcp:\/\//i.test(target)) throw new ConfigError("--remote-port is for TCP tunnels: a target such as tcp://localhost:22");
       if (scanned.flags.basicAuth !== undefined) console.error(PASSWORD_ON_COMMAND_LINE);
       const access = accessFromFlags(scanned.flags, env);
       const file = readConfigFile(path);
-      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(session)]: { to: target, ...(access ? { access } : {}) } } });
+      writeConfigFile(path, { ...file, tunnels: { ...file.tunnels, [sessionName(session)]: { to: target, ...(remotePort !== undefined ? { remotePort } : {}), ...(access ? { access } : {}) } } });
       console.log(`Saved tunnel "${session}" -> ${target} in ${path}; run them all with  tunnel2 start`);
       for (const line of access ? ruleLines(access) : []) console.log(`  access   ${line}`);
       if (file.tokens[session] === undefined) {
@@ -263,6 +319,13 @@ export async function main(argv: string[], env: Env = process.env): Promise<void
     switch (command) {
       case "http":
         return await httpCommand(args, env);
+      case "tcp":
+      case "tls":
+        return await tcpCommand(command, args, env);
+      case "connect": {
+        const { connectCommand } = await import("./connect-command.ts");
+        return await connectCommand(args, env);
+      }
       case "start":
         return await startCommand(args, env);
       case "serve": {

@@ -10,6 +10,8 @@ import { firstServer, nextServer } from "./server-choice.ts";
 import { runUplink } from "./uplink-connection.ts";
 import { LocalTarget } from "./local-target.ts";
 import { permanentFailure, waitingHint } from "./connect-failure.ts";
+import type { TcpConnectionRecord } from "./tcp-forwarder.ts";
+import { connectTcp } from "../runtime/tcp.ts";
 
 /** The same warning is logged at most once per this interval; the rest are counted. */
 const WARN_EVERY_MS = 5_000;
@@ -45,6 +47,8 @@ export interface AgentEvents {
   onGiveUp?(message: string): void;
   /** Told of each request the target answered (or could not): for a request log. */
   onRequest?(request: AnsweredRequest): void;
+  /** A TCP or TLS tunnel: told of each connection as it opens (its counts change as bytes flow). */
+  onConnection?(record: TcpConnectionRecord): void;
 }
 
 /** One request as a request log shows it: ms until the answer's head went back. */
@@ -98,6 +102,24 @@ export function startAgent(
     webSocketTap: tap && ((request: Parameters<TargetTap["webSocket"]>[1]) => tap.webSocket(config.session, request)),
     limiter: new ConcurrencyLimiter(config.maxConnections),
     openWebSocket: (url: string, headers: Record<string, string>) => runtime.openWebSocket(url, headers),
+    tcp: config.tunnel
+      ? {
+        get target() {
+          return target();
+        },
+        onTargetUnreachable: () => {
+          local?.probe();
+          lastError = { text: `target unreachable (${target().host})`, at: Date.now() };
+        },
+        connect: connectTcp,
+        proxyProtocol: config.proxyProtocol,
+        warn: throttledWarn(log),
+        onConnection: (record: TcpConnectionRecord) => {
+          stats.request("client", 200, 0);
+          events.onConnection?.(record);
+        },
+      }
+      : undefined,
     onAnswered: (status: number, ms: number, head: { method: string; target: string }) => {
       stats.request("client", status, ms);
       events.onRequest?.({ method: head.method, path: head.target, status, ms });
@@ -140,7 +162,10 @@ export function startAgent(
         uplinkServers[index] = undefined;
       }
       if (stopped) return;
-      if (end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused || end.code === CloseCode.SessionTaken) {
+      if (
+        end.code === CloseCode.Unauthorized || end.code === CloseCode.AccessRefused || end.code === CloseCode.SessionTaken ||
+        end.code === CloseCode.TunnelRefused
+      ) {
         // The tunnel ends whole: its other uplinks close normally, none keeps serving a refused tunnel.
         halt();
         events.onRefused(end.reason || "session refused");

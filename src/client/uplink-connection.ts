@@ -1,4 +1,4 @@
-import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
+import { CloseCode, CONNECT_PATH, FrameKind, GoAwayCode, ResetCode, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
 import { decodeFrameAt, encodeFrame } from "../protocol/frame.ts";
 import { decodeWelcome, encodeJson, type Welcome } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
@@ -8,6 +8,7 @@ import type { ClientConfig } from "../config/config.ts";
 import type { UplinkWebSocket } from "../runtime/client-runtime.ts";
 import { forwardWebSocket } from "./websocket-forwarder.ts";
 import { forward, type ForwarderDeps } from "./forwarder.ts";
+import { forwardTcp, type TcpForwarderDeps } from "./tcp-forwarder.ts";
 
 /** How an uplink ended. */
 export interface UplinkEnd {
@@ -51,7 +52,11 @@ export function connectUrl(server: URL): string {
 export function runUplink(
   config: ClientConfig,
   server: URL,
-  deps: ForwarderDeps & { openWebSocket: (url: string, headers: Record<string, string>) => UplinkWebSocket },
+  deps: ForwarderDeps & {
+    openWebSocket: (url: string, headers: Record<string, string>) => UplinkWebSocket;
+    /** A TCP or TLS tunnel's forwarding (its streams are connections, not requests). */
+    tcp?: TcpForwarderDeps;
+  },
   onWelcome: (welcome: Welcome) => void,
   /** Aborted when the client stops: the uplink closes normally (1000), after the entry confirms or 500 ms. */
   stop?: AbortSignal,
@@ -101,6 +106,7 @@ export function runUplink(
         ...(config.access ? { access: config.access as Record<string, unknown> } : {}),
         target: config.targetTag,
         ...(config.replica ? { replica: true } : {}),
+        ...(config.tunnel ? { tunnel: config.tunnel } : {}),
       })));
     };
     ws.onmessage = (event) => {
@@ -125,7 +131,14 @@ export function runUplink(
           localWindow: config.windowBytes,
           peerWindow: welcome.window,
           onStream: (stream, head) => {
-            (head.websocket ? forwardWebSocket(stream, head, deps) : forward(stream, head, deps)).catch(() => {});
+            // A TCP tunnel takes connections only, an HTTP tunnel requests only: the entry never mixes them, a peer that does gets a reset.
+            if (Boolean(head.tcp) !== Boolean(deps.tcp)) return stream.reset(ResetCode.ProtocolError, head.tcp ? "Not a TCP tunnel" : "A TCP tunnel takes connections only");
+            const forwarding = deps.tcp && head.tcp
+              ? forwardTcp(stream, head, deps.tcp)
+              : head.websocket
+              ? forwardWebSocket(stream, head, deps)
+              : forward(stream, head, deps);
+            forwarding.catch(() => {});
           },
           onClose: (err) => {
             if (err instanceof ProtocolError) finish(CloseCode.BadFrame, `Protocol error: ${err.message}`);

@@ -123,6 +123,48 @@ export function localTarget(name: string, raw: string | undefined): { target: UR
 }
 
 /**
+ * A TCP or TLS tunnel's target: `tcp://HOST:PORT` or `tls://HOST:PORT`
+ * (a TLS tunnel passes TLS through: the target holds the certificate), or a
+ * port or `HOST:PORT` given to `tunnel2 tcp` and `tunnel2 tls`. The URL
+ * keeps the scheme (`tcp:` or `tls:`); `localhost` or a port alone means
+ * either loopback address, as for HTTP targets.
+ */
+export function tcpTarget(name: string, raw: string | undefined, scheme: "tcp" | "tls"): { target: URL; localPort: boolean } {
+  if (raw === undefined || raw === "") throw new ConfigError(`Missing ${name}`);
+  let given = raw.trim();
+  const example = `a port such as ${scheme === "tcp" ? 22 : 8443}, or HOST:PORT such as 192.168.1.5:${scheme === "tcp" ? 5432 : 443}`;
+  given = given.replace(/^(tcp|tls):\/\//i, "");
+  if (/^\d+$/.test(given)) given = `localhost:${given}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw.trim())} (a ${scheme.toUpperCase()} tunnel takes ${example}; for a web app use tunnel2 http)`);
+  }
+  let target: URL;
+  try {
+    target = new URL(`${scheme}://${given}`);
+  } catch {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw.trim())} (expected ${example})`);
+  }
+  const port = Number(target.port);
+  if (target.port === "" || port < 1 || port > 65535 || target.pathname !== "" || target.search !== "" || target.username !== "") {
+    throw new ConfigError(`Invalid ${name}: ${JSON.stringify(raw.trim())} (expected ${example})`);
+  }
+  const localPort = target.hostname === "localhost";
+  if (localPort) target.hostname = "127.0.0.1";
+  return { target, localPort };
+}
+
+/** `--to`: an HTTP target, or `tcp://HOST:PORT` / `tls://HOST:PORT` for a TCP or TLS tunnel. */
+export function anyTarget(name: string, raw: string | undefined): { target: URL; localPort: boolean } {
+  const scheme = /^(tcp|tls):\/\//i.exec(raw?.trim() ?? "")?.[1].toLowerCase();
+  return scheme ? tcpTarget(name, raw, scheme as "tcp" | "tls") : localTarget(name, raw);
+}
+
+/** The kind of tunnel a target makes. */
+export function tunnelKindOf(target: URL): "http" | "tcp" | "tls" {
+  return target.protocol === "tcp:" ? "tcp" : target.protocol === "tls:" ? "tls" : "http";
+}
+
+/**
  * The client's options (`src/client.ts`; `tunnel2 http` and `tunnel2 start`
  * take them too, the target and the session from their own words): each is
  * `--flag`, else its variable, else its default. `clientConfig()` turns them
@@ -156,9 +198,9 @@ export const CLIENT_OPTIONS = {
       flag: "to",
       env: "TUNNEL_TARGET",
       arg: "URL",
-      kind: { parse: (raw, label) => localTarget(label, raw) },
+      kind: { parse: (raw, label) => anyTarget(label, raw) },
       required: true,
-      help: "the local service, e.g. http://127.0.0.1:3000, or a port",
+      help: "the local service, e.g. http://127.0.0.1:3000, or a port;\ntcp://HOST:PORT for a TCP tunnel, tls://HOST:PORT for TLS\npassed through by name",
     }),
     uplinks: option({ flag: "uplinks", env: "TUNNEL_UPLINKS", arg: "N", kind: integer(1, 64), default: 2, help: "WebSocket uplinks to open" }),
     maxConns: option({
@@ -239,6 +281,32 @@ export const CLIENT_OPTIONS = {
       kind: checkedList(emailPatternProblem),
       multiple: true,
       help: "visitors must sign on (the entry's provider) as one of these:\nalice@acme.com or *@acme.com",
+    }),
+    remotePort: option({
+      flag: "remote-port",
+      env: "TUNNEL_REMOTE_PORT",
+      arg: "N",
+      kind: integer(1, 65535),
+      group: "TCP tunnels (tunnel2 tcp; see docs/tcp.md)",
+      shown: "any free one of the entry's range",
+      help: "the public port to ask for (the session keeps its port across\nreconnects either way)",
+    }),
+    private: option({
+      flag: "private",
+      env: "TUNNEL_PRIVATE",
+      kind: present,
+      switch: true,
+      default: false,
+      help: "no public port: visitors come through  tunnel2 connect  with\nthe visitor key (TUNNEL_VISITOR_KEY; made up and shown if unset)",
+    }),
+    visitorKey: option({ env: "TUNNEL_VISITOR_KEY", kind: text, help: "the key a private tunnel's visitors must give (environment only)" }),
+    proxyProtocol: option({
+      flag: "proxy-protocol",
+      env: "TUNNEL_PROXY_PROTOCOL",
+      kind: present,
+      switch: true,
+      default: false,
+      help: "send the target a PROXY protocol v2 header with the visitor's\naddress first",
     }),
   },
 } satisfies OptionTable<Record<string, Option<unknown>>>;

@@ -177,6 +177,8 @@ const SAMPLES: Record<string, string> = {
   verifyWebhook: "github",
   webhookSecret: "whsec",
   oidcAllow: "alice@acme.com,*@example.org",
+  tcpPorts: "20000-20999",
+  visitorKey: "a-visitor-key-of-some-length",
 };
 
 /** A value each option refuses, with what it is told, where its kind alone cannot say (no bounds or choices). */
@@ -198,10 +200,11 @@ const BAD: Record<string, [raw: string, message: string]> = {
   denyIp: ["::1/129", 'Invalid --deny-ip (TUNNEL_DENY_IP): item 1: "::1/129" is not an IP address or CIDR range'],
   verifyWebhook: ["gitlab", 'Invalid --verify-webhook (TUNNEL_VERIFY_WEBHOOK): "gitlab" is not a webhook provider (expected github, stripe, slack or hmac-sha256:HEADER)'],
   oidcAllow: ["alice", 'Invalid --oidc-allow (TUNNEL_OIDC_ALLOW): item 1: "alice" is not an email address or *@domain'],
+  tcpPorts: ["2000-1000", 'Invalid TUNNEL_TCP_PORTS: "2000-1000" (expected START-END such as 20000-20999, within 1-65535)'],
 };
 
 /** Options that take any text: nothing to refuse. */
-const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect", "oidcClientId", "oidcClientSecret", "webhookSecret", "replica"]);
+const ANY_TEXT = new Set(["hostname", "secret", "dashboardToken", "tlsCert", "tlsKey", "peerSecret", "instanceId", "token", "noInspect", "oidcClientId", "oidcClientSecret", "webhookSecret", "replica", "private", "proxyProtocol", "visitorKey"]);
 
 /** A valid text other than the default: a bound, another choice, or the sample. */
 function sampleOf(o: Option<unknown>, key: string): string {

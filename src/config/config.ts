@@ -3,7 +3,8 @@ import process from "node:process";
 import { createHash } from "node:crypto";
 import type { UplinkTimings } from "../protocol/uplink-timings.ts";
 import { MAX_HELLO_BYTES } from "../protocol/constants.ts";
-import { CLIENT_OPTIONS, type InspectAddress } from "./client-options.ts";
+import { CLIENT_OPTIONS, type InspectAddress, tunnelKindOf } from "./client-options.ts";
+import type { TunnelKind } from "../protocol/head.ts";
 import { ConfigError } from "./config-error.ts";
 import { ENTRY_OPTIONS } from "./entry-options.ts";
 import { type Flags, programFlags, readOptions, type Values } from "./option-table.ts";
@@ -91,6 +92,12 @@ export interface EntryConfig {
   tls: { cert: string; key: string } | undefined;
   /** Milliseconds between two points of the dashboard feed. */
   dashboardTickMs: number;
+  /** Public ports for TCP tunnels; undefined: no TCP tunnels. */
+  tcpPorts: { start: number; end: number } | undefined;
+  /** The port TLS tunnels answer on (routed by SNI); undefined: no TLS tunnels. */
+  tlsPassthroughPort: number | undefined;
+  /** How long a session keeps its TCP port after its last uplink left. */
+  tcpPortGraceMs: number;
 }
 
 /** Settings of an entry that shares its sessions with other entries (REDIS_URL set). */
@@ -153,6 +160,13 @@ export interface ClientConfig {
   logRequests: boolean | undefined;
   /** Who may reach the tunnel, sent to the entry with each uplink's hello; undefined: everyone. */
   access: AccessRules | undefined;
+  /** A TCP or TLS tunnel (a `tcp://` or `tls://` target), as the hello asks for it; undefined: HTTP. */
+  tunnel: TunnelKind | undefined;
+  /** A private tunnel's visitor key, as given (TUNNEL_VISITOR_KEY) or made up here (`visitorKeyMade`). */
+  visitorKey: string | undefined;
+  visitorKeyMade: boolean;
+  /** Send TCP targets a PROXY protocol v2 header first (--proxy-protocol). */
+  proxyProtocol: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -183,6 +197,11 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
   const tls = tlsFiles(o.tlsCert, o.tlsKey);
   // Serving TLS itself, the entry announces https:// URLs unless told otherwise.
   const publicScheme = o.publicScheme ?? (tls ? "https" : "http");
+  const within = (port: number) => o.tcpPorts !== undefined && port >= o.tcpPorts.start && port <= o.tcpPorts.end;
+  if (within(o.port)) throw new ConfigError(`--tcp-ports ${o.tcpPorts!.start}-${o.tcpPorts!.end} holds the entry's own port ${o.port}: leave it out of the range`);
+  if (o.tlsPassthroughPort !== undefined && (o.tlsPassthroughPort === o.port || within(o.tlsPassthroughPort))) {
+    throw new ConfigError(`--tls-passthrough-port ${o.tlsPassthroughPort} is already the entry's port or in --tcp-ports: give it a port of its own`);
+  }
   return {
     uplinkTimings: o.uplinkTimings,
     port: o.port,
@@ -212,6 +231,9 @@ export function entryConfig(args: string[], env: Env): EntryConfig {
     onFly: Boolean(env.FLY_MACHINE_ID),
     tls,
     dashboardTickMs: o.dashboardTickMs,
+    tcpPorts: o.tcpPorts,
+    tlsPassthroughPort: o.tlsPassthroughPort,
+    tcpPortGraceMs: o.tcpPortGraceMs,
   };
 }
 
@@ -302,7 +324,52 @@ export function clientConfigFrom(flags: Flags<typeof CLIENT_OPTIONS.options>, en
     targetTag: createHash("sha256").update(o.to.target.href).digest("hex").slice(0, 16),
     replica: o.replica,
     access: accessRules(o),
+    ...tunnelOf(o),
+    proxyProtocol: o.proxyProtocol,
   };
+}
+
+/** What a TCP or TLS target asks of the entry; the TCP options make sense on those only. */
+function tunnelOf(o: ClientValues): Pick<ClientConfig, "tunnel" | "visitorKey" | "visitorKeyMade"> {
+  const kind = tunnelKindOf(o.to.target);
+  const tcpOnly = (what: string) => new ConfigError(`${what} is for TCP tunnels (tunnel2 tcp PORT, or --to tcp://HOST:PORT)`);
+  if (kind === "http") {
+    if (o.remotePort !== undefined) throw tcpOnly("--remote-port");
+    if (o.private) throw tcpOnly("--private");
+    if (o.proxyProtocol) throw new ConfigError("--proxy-protocol is for TCP and TLS tunnels (tunnel2 tcp PORT, tunnel2 tls PORT)");
+    return { tunnel: undefined, visitorKey: undefined, visitorKeyMade: false };
+  }
+  if (kind === "tls" && (o.remotePort !== undefined || o.private)) {
+    throw new ConfigError(`${o.remotePort !== undefined ? "--remote-port" : "--private"} is for TCP tunnels: a TLS tunnel answers on the entry's TLS port, by the name <session>.<domain>`);
+  }
+  const rules = accessRules(o);
+  if (rules && (rules.basicAuth || rules.webhook || rules.oidcAllow)) {
+    throw new ConfigError(
+      `A ${kind.toUpperCase()} tunnel carries bytes, not requests: of the access rules it takes --allow-ip and --deny-ip only (not --basic-auth, --verify-webhook or --oidc-allow)`,
+    );
+  }
+  if (!o.private) {
+    if (o.visitorKey !== undefined) throw new ConfigError("TUNNEL_VISITOR_KEY is for private tunnels: add --private (or unset it)");
+    return { tunnel: { kind, ...(o.remotePort !== undefined ? { port: o.remotePort } : {}) }, visitorKey: undefined, visitorKeyMade: false };
+  }
+  if (o.remotePort !== undefined) throw new ConfigError("--remote-port and --private do not go together: a private tunnel has no public port");
+  if (o.visitorKey !== undefined && o.visitorKey.length < 16) throw new ConfigError("TUNNEL_VISITOR_KEY is too short: use at least 16 characters (or unset it and one is made up)");
+  const key = o.visitorKey ?? randomKey();
+  return {
+    tunnel: { kind, private: true, visitorKey: visitorKeyHash(key) },
+    visitorKey: key,
+    visitorKeyMade: o.visitorKey === undefined,
+  };
+}
+
+/** What a private tunnel's hello carries of its visitor key: its SHA-256, never the key. */
+export function visitorKeyHash(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 
 type ClientValues = Values<typeof CLIENT_OPTIONS.options>;

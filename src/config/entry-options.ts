@@ -36,6 +36,20 @@ function jsonOrFile<T>(parse: (json: string) => T): Kind<T> {
   };
 }
 
+/** `START-END` (or one port): the TCP ports an entry hands to TCP tunnels. */
+const portRange: Kind<{ start: number; end: number }> = {
+  parse(raw, label) {
+    const match = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5}))?\s*$/.exec(raw);
+    const start = Number(match?.[1]);
+    const end = Number(match?.[2] ?? match?.[1]);
+    if (!match || start < 1 || end > 65535 || end < start) {
+      throw new ConfigError(`Invalid ${label}: ${JSON.stringify(raw)} (expected START-END such as 20000-20999, within 1-65535)`);
+    }
+    if (end - start >= 10_000) throw new ConfigError(`Invalid ${label}: ${raw} is ${end - start + 1} ports; at most 10000`);
+    return { start, end };
+  },
+};
+
 const redisUrl: Kind<string> = {
   parse(raw, label) {
     if (!/^rediss?:\/\/./.test(raw)) {
@@ -177,6 +191,31 @@ export const ENTRY_OPTIONS = {
       arg: "JSON|FILE",
       kind: jsonOrFile((json) => PolicyFloor.parse(json)),
       help: "access rules every tunnel gets, by session (see docs/access.md)",
+    }),
+    tcpPorts: option({
+      flag: "tcp-ports",
+      env: "TUNNEL_TCP_PORTS",
+      arg: "START-END",
+      kind: portRange,
+      group: "TCP and TLS tunnels (see docs/tcp.md)",
+      shown: "off",
+      help: "public ports for TCP tunnels (tunnel2 tcp), e.g. 20000-20999",
+    }),
+    tlsPassthroughPort: option({
+      flag: "tls-passthrough-port",
+      env: "TUNNEL_TLS_PASSTHROUGH_PORT",
+      arg: "N",
+      kind: integer(1, 65535),
+      shown: "off",
+      help: "port for TLS tunnels (tunnel2 tls), routed by SNI name",
+    }),
+    tcpPortGraceMs: option({
+      flag: "tcp-port-grace-ms",
+      env: "TUNNEL_TCP_PORT_GRACE_MS",
+      arg: "N",
+      kind: integer(0, 7 * 24 * 3_600_000),
+      default: 900_000,
+      help: "a session keeps its TCP port this long after its last uplink",
     }),
     oidcIssuer: option({
       flag: "oidc-issuer",

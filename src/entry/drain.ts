@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import type { ServerHandle } from "../runtime/entry-runtime.ts";
 import type { EntryState } from "./proxy.ts";
 import type { SessionRegistry } from "./session-registry.ts";
+import type { Uplink } from "./uplink.ts";
 
 /**
  * Graceful shutdown: stop taking requests and uplinks (the state flag), tell
@@ -21,6 +22,8 @@ export async function drainEntry(deps: {
   timeoutMs: number;
   /** Ends the dashboard's /api/live streams, which never finish by themselves. */
   endFeeds: () => void;
+  /** Streams of an uplink that never finish by themselves (TCP connections): not waited for, cut when the uplinks close. */
+  endless?: (uplink: Uplink) => number;
 }): Promise<number> {
   const { registry, state, log } = deps;
   const deadline = Date.now() + deps.timeoutMs;
@@ -30,10 +33,12 @@ export async function drainEntry(deps: {
   deps.endFeeds(); // an EventSource reconnects, to another entry if there is one
   const uplinks = registry.all().flatMap((s) => [...s.uplinks]);
   for (const uplink of uplinks) uplink.mux?.goAway(GoAwayCode.Draining, "Entry is shutting down");
-  const inFlight = () => uplinks.reduce((n, u) => n + u.activeStreams, 0);
+  const inFlight = () => uplinks.reduce((n, u) => n + u.activeStreams - (deps.endless?.(u) ?? 0), 0);
   log.info("draining", { uplinks: uplinks.length, inFlight: inFlight(), timeoutMs: deps.timeoutMs });
   while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const streamsLeft = inFlight();
+  const tcpCut = uplinks.reduce((n, u) => n + (deps.endless?.(u) ?? 0), 0);
+  if (tcpCut > 0) log.info("closing tcp connections", { connections: tcpCut });
   for (const uplink of uplinks) uplink.close(1001, "Entry shut down");
   const cut = await deps.server.stop(Math.max(0, deadline - Date.now()));
   const abandoned = Math.max(streamsLeft, cut);

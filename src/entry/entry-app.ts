@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { CloseCode, CONNECT_PATH, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
+import { constantTimeEqualText } from "../access/constant-time.ts";
+import { CloseCode, CONNECT_PATH, TCP_CONNECT_PATH, UPLINK_SESSION_HEADER } from "../protocol/constants.ts";
 import type { EntryConfig } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { EntryBindings } from "../runtime/entry-runtime.ts";
@@ -25,6 +26,8 @@ import { PEER_FROM, PEER_NOT_HELD } from "./peer-headers.ts";
 import type { RuleSummary } from "../access/access-rules.ts";
 import { OIDC_CALLBACK_PATH, type SignOn } from "./sign-on.ts";
 import { WebhookBuffers } from "./access-gate.ts";
+import { TcpFront } from "./tcp-front.ts";
+import { addTcpConnectRoute } from "./tcp-connect-route.ts";
 
 /** Everything the entry app is built from. */
 export interface EntryAppDeps {
@@ -49,18 +52,12 @@ export interface EntryHandler {
   publicUrl(session: string): string;
   /** Ends every open /api/live stream (draining: they never end by themselves). */
   endFeeds(): void;
+  /** TCP and TLS tunnels: their ports and connections. */
+  tcp: TcpFront;
   /** Stops the entry's timers. */
   close(): void;
 }
 
-/** Compares two strings in time independent of where they differ. */
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
 
 /** A session's rules as /api/sessions lists them (its newest uplink's, enforced on all); null when everyone may reach it. */
 function accessOf(newest: Uplink): { own: RuleSummary; floor?: RuleSummary } | null {
@@ -110,6 +107,21 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     refused: (session, reason) => metrics.refused(session, reason),
     webhookBuffers: new WebhookBuffers(),
   };
+  const controlOrigin = () => {
+    const port = config.publicPort ?? deps.listenPort();
+    const portSuffix = port === (config.publicScheme === "https" ? 443 : 80) ? "" : `:${port}`;
+    return `${config.publicScheme}://${config.domain}${portSuffix}`;
+  };
+  const tcp = new TcpFront({
+    config,
+    registry,
+    state: deps.state,
+    rateLimits: () => proxyDeps.rateLimits,
+    refused: (session, reason) => metrics.refused(session, reason),
+    log,
+    publicHost: () => config.domain,
+    connectUrl: (session) => `${controlOrigin()}${TCP_CONNECT_PATH}${session}`,
+  });
   let cluster: EntryCluster | undefined;
   /**
    * A session request, here or (with a cluster, when no uplink of the
@@ -124,6 +136,10 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
     from: string | undefined,
   ): Promise<Response> => {
     try {
+      const tunnel = registry.get(session)?.newest;
+      if (tunnel?.tunnel) {
+        return errorResponse(404, `Not found: session "${session}" is a ${tunnel.tunnel.kind.toUpperCase()} tunnel, not a web app: connect to ${tunnel.url}`);
+      }
       if (cluster && registry.pick(session) === undefined) return await cluster.elsewhere(request, host, session, env, from);
       return isWebSocketUpgrade(request)
         ? await proxyWebSocket(request, session, env, proxyDeps)
@@ -166,7 +182,9 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
   if (config.dashboardToken) {
     const expected = config.dashboardToken;
     app.use("*", async (c, next) => {
-      if (c.req.path === "/healthz" || c.req.path === CONNECT_PATH || c.req.path === OIDC_CALLBACK_PATH) return await next();
+      if (c.req.path === "/healthz" || c.req.path === CONNECT_PATH || c.req.path === OIDC_CALLBACK_PATH || c.req.path.startsWith(TCP_CONNECT_PATH)) {
+        return await next();
+      }
       const auth = c.req.header("authorization") ?? "";
       const bearer = auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
       let basic: string | undefined;
@@ -175,7 +193,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       } catch {
         basic = undefined; // not base64: treated as no credentials
       }
-      if ((bearer ?? basic) !== undefined && timingSafeEqual(bearer ?? basic!, expected)) return await next();
+      if ((bearer ?? basic) !== undefined && constantTimeEqualText(bearer ?? basic!, expected)) return await next();
       return c.text("Unauthorized: this entry's dashboard needs DASHBOARD_TOKEN (Bearer, or Basic with any user)\n", 401, {
         "www-authenticate": 'Basic realm="tunnel2"',
       });
@@ -194,10 +212,12 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       log.warn("uplink refused", { session: c.req.header(UPLINK_SESSION_HEADER)?.slice(0, 63), reason: why });
       return claim;
     }
-    const uplink = new Uplink({ config, registry, log, publicUrl, metrics, authorizedSession: claim });
+    const uplink = new Uplink({ config, registry, log, publicUrl, metrics, authorizedSession: claim, tunnels: tcp });
     const response = c.env.upgradeUplink(uplink);
     return response ?? errorResponse(426, "Upgrade required: this is the tunnel2 uplink endpoint (WebSocket)");
   });
+
+  addTcpConnectRoute(app, tcp);
 
   app.get(OIDC_CALLBACK_PATH, async (c) => {
     if (!proxyDeps.signOn) return errorResponse(404, "Not found: this entry has no sign-on provider (TUNNEL_OIDC_ISSUER)");
@@ -285,6 +305,7 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       registry.setEvents(joined);
     },
     publicUrl,
+    tcp,
     endFeeds: dashboard.end,
     close: () => {
       clearInterval(liveness);

@@ -1,6 +1,6 @@
 import { CloseCode, FrameKind, MAX_HELLO_BYTES, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, SESSION_NAME_PATTERN } from "../protocol/constants.ts";
 import { decodeFrame, encodeFrame } from "../protocol/frame.ts";
-import { decodeHello, encodeJson, type Hello } from "../protocol/head.ts";
+import { decodeHello, encodeJson, type Hello, type TunnelKind } from "../protocol/head.ts";
 import { ProtocolError } from "../protocol/protocol-error.ts";
 import type { FrameSocket } from "../mux/frame-socket.ts";
 import { Mux } from "../mux/mux.ts";
@@ -13,6 +13,7 @@ import type { EntryMetrics, RejectReason } from "../metrics/entry-metrics.ts";
 import { tooManyUplinks } from "./uplink-claim.ts";
 import { AccessPolicy } from "../access/access-policy.ts";
 import { readAccessRules } from "../access/access-rules.ts";
+import type { TcpFront } from "./tcp-front.ts";
 
 
 let uplinkCounter = 0;
@@ -31,6 +32,11 @@ export class Uplink implements UplinkSocketEvents {
   replica = false;
   /** Who may reach the session through this uplink (its tunnel's rules and the operator's floor); undefined: everyone. */
   access: AccessPolicy | undefined;
+  /** A TCP or TLS tunnel's kind (its hello's); undefined: HTTP. */
+  tunnel: TunnelKind | undefined;
+  /** The public address its welcome announced. */
+  url = "";
+  #tunnels: TcpFront | undefined;
   #socket: FrameSocket | undefined;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #config: EntryConfig;
@@ -52,7 +58,10 @@ export class Uplink implements UplinkSocketEvents {
     /** The session whose token the upgrade request carried (checkUplinkClaim); undefined in open development mode. */
     authorizedSession: string | undefined;
     metrics: EntryMetrics;
+    /** Where TCP and TLS tunnels get their ports; undefined: this entry serves HTTP tunnels only. */
+    tunnels?: TcpFront;
   }) {
+    this.#tunnels = deps.tunnels;
     this.#metrics = deps.metrics;
     this.#authorizedSession = deps.authorizedSession;
     this.#config = deps.config;
@@ -108,6 +117,7 @@ export class Uplink implements UplinkSocketEvents {
     clearTimeout(this.#helloTimer);
     if (!this.mux) return;
     this.#registry.remove(this);
+    this.#tunnels?.left(this);
     this.mux.close(new Error(`uplink closed (${code}${reason ? ` ${reason}` : ""})`));
     this.#metrics.uplinkClosed(this.session, { bytesToVisitor: this.mux.bytesIn, bytesToTarget: this.mux.bytesOut, stalls: this.mux.stalls });
     this.#log.info("uplink disconnected", { session: this.session, uplink: this.id, code, reason });
@@ -149,6 +159,16 @@ export class Uplink implements UplinkSocketEvents {
       this.#refuse(CloseCode.SessionTaken, `Session "${hello.session}" is served by another client with another target: use --replica to share it`, "session_taken");
       return;
     }
+    const kindOf = (t: TunnelKind | undefined) => t?.kind ?? "http";
+    const heldBy = this.#registry.get(hello.session)?.newest;
+    if (heldBy && kindOf(heldBy.tunnel) !== kindOf(hello.tunnel)) {
+      this.#refuse(
+        CloseCode.SessionTaken,
+        `Session "${hello.session}" is served as a ${kindOf(heldBy.tunnel).toUpperCase()} tunnel by another client: use another session name`,
+        "session_taken",
+      );
+      return;
+    }
     this.targetTag = hello.target;
     this.replica = hello.replica === true;
     try {
@@ -161,6 +181,18 @@ export class Uplink implements UplinkSocketEvents {
       this.#refuse(CloseCode.AccessRefused, `Access rules refused: ${(err as Error).message}`, "access_rules");
       return;
     }
+    let url = this.#publicUrl(hello.session);
+    if (hello.tunnel) {
+      const claim = this.#tunnels?.claim(hello.session, hello.tunnel) ??
+        { refused: "This entry serves HTTP tunnels only (no --tcp-ports or --tls-passthrough-port)" };
+      if ("refused" in claim) {
+        this.#refuse(CloseCode.TunnelRefused, claim.refused, "tunnel_refused");
+        return;
+      }
+      url = claim.url;
+    }
+    this.tunnel = hello.tunnel;
+    this.url = url;
     const socket = this.#socket!;
     this.session = hello.session;
     this.mux = new Mux({
@@ -176,10 +208,11 @@ export class Uplink implements UplinkSocketEvents {
           this.#log.warn("uplink not reading, closed", { session: this.session, uplink: this.id, error: err.message });
         }
         this.#registry.remove(this);
+        this.#tunnels?.left(this);
       },
     });
     this.mux.writer.send(encodeFrame(FrameKind.Welcome, 0, 0, encodeJson({
-      url: this.#publicUrl(hello.session),
+      url,
       uplinkId: this.id,
       window: this.#config.windowBytes,
     })));

@@ -2,7 +2,7 @@ import { Histogram, WAIT_BUCKETS_MS } from "./histogram.ts";
 import type { RefusalReason } from "../access/access-policy.ts";
 
 /** Why an uplink was refused: a small fixed set, so labels stay bounded. */
-export type RejectReason = "bad_token" | "bad_session_name" | "protocol_error" | "hello_timeout" | "draining" | "too_many_uplinks" | "access_rules" | "session_taken";
+export type RejectReason = "bad_token" | "bad_session_name" | "protocol_error" | "hello_timeout" | "draining" | "too_many_uplinks" | "access_rules" | "session_taken" | "tunnel_refused";
 
 /**
  * The label of requests whose Host names a session that has no uplink and no

@@ -20,7 +20,7 @@ describe("constants", () => {
       Cancel: 1, TargetUnreachable: 2, TargetError: 3, ProtocolError: 4, Timeout: 5, TooLarge: 6,
     });
     expect(C.GoAwayCode).toEqual({ Normal: 0, ProtocolError: 1, Unauthorized: 2, Draining: 3, InternalError: 4 });
-    expect(C.CloseCode).toEqual({ Normal: 1000, GoingAway: 1001, ProtocolError: 1002, Unauthorized: 4001, BadFrame: 4002, NotReading: 4003, TooManyUplinks: 4004, AccessRefused: 4005, SessionTaken: 4006 });
+    expect(C.CloseCode).toEqual({ Normal: 1000, GoingAway: 1001, ProtocolError: 1002, Unauthorized: 4001, BadFrame: 4002, NotReading: 4003, TooManyUplinks: 4004, AccessRefused: 4005, SessionTaken: 4006, TunnelRefused: 4007 });
     expect(C.MAX_HELLO_BYTES).toBe(32768);
     expect(C.CONNECT_PATH).toBe("/_tunnel/connect");
   });

@@ -112,6 +112,8 @@ export const CloseCode = {
   AccessRefused: 4005,
   /** Another client serves the session with another target, and this one did not say it is a replica (permanent). */
   SessionTaken: 4006,
+  /** The entry cannot serve this TCP or TLS tunnel: no such ports, the port asked for is outside its range or taken (permanent). */
+  TunnelRefused: 4007,
 } as const;
 
 /** The largest message an entry takes before its welcome: the hello (session, token, window, access rules). */
@@ -127,5 +129,28 @@ export const CONNECT_PATH = "/_tunnel/connect";
  */
 export const UPLINK_SESSION_HEADER = "x-tunnel2-session";
 
+/**
+ * Path on the control plane where a visitor agent (`tunnel2 connect`), or
+ * an entry relaying a connection, opens a WebSocket carrying one TCP
+ * connection to a session: `/_tunnel/tcp/<session>`.
+ */
+export const TCP_CONNECT_PATH = "/_tunnel/tcp/";
+
 /** Session names: DNS label, lowercase. */
 export const SESSION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
+
+/**
+ * One TCP connection over a WebSocket (`tunnel2 connect`, and entries
+ * relaying to each other, at TCP_CONNECT_PATH): binary messages are its
+ * bytes; these text messages are its signals. `end`: the sender half-closed;
+ * `pause` / `resume`: the receiver asks the sender to stop and start again
+ * (the receiver holds at most MAX_TCP_AHEAD_BYTES sent after a pause, else
+ * it resets). Close 1000: over; any other close: a reset.
+ */
+export const TcpSignal = { End: "end", Pause: "pause", Resume: "resume" } as const;
+
+/** What a TCP-over-WebSocket receiver takes after it said pause, before it resets the connection. */
+export const MAX_TCP_AHEAD_BYTES = 4 * 1024 * 1024;
+
+/** The header a visitor agent gives a private tunnel's visitor key in. */
+export const VISITOR_KEY_HEADER = "x-tunnel2-visitor-key";

@@ -13,6 +13,13 @@ export interface RequestHead {
   headers: HeaderList;
   /** The visitor asked for a WebSocket: the client opens one to the target and answers 101 once it is accepted. */
   websocket?: boolean;
+  /**
+   * A TCP connection, not an HTTP request: the client connects to its
+   * target, answers 200 once connected, and the stream's bodies are the
+   * connection's bytes each way (End is a half-close). Its headers name the
+   * visitor (`visitor: ADDR:PORT`) and where it arrived (`arrived: ADDR:PORT`).
+   */
+  tcp?: boolean;
 }
 
 /** What a ResponseHead frame carries. */
@@ -140,10 +147,12 @@ export function decodeRequestHead(payload: Uint8Array): RequestHead {
     throw new ProtocolError("Malformed request head: needs method and target");
   }
   if (o.websocket !== undefined && typeof o.websocket !== "boolean") throw new ProtocolError("Malformed request head: bad websocket flag");
+  if (o.tcp !== undefined && typeof o.tcp !== "boolean") throw new ProtocolError("Malformed request head: bad tcp flag");
   const head: RequestHead = { method: o.method, target: o.target, headers: headerPairs(o.headers, "request head") };
   const problem = requestHeadProblem(head);
   if (problem) throw new ProtocolError(`Malformed request head: ${problem}`);
   if (o.websocket) head.websocket = true;
+  if (o.tcp) head.tcp = true;
   return head;
 }
 
@@ -169,6 +178,20 @@ export interface Hello {
   target?: string;
   /** …unless it says it serves the session alongside the others on purpose. */
   replica?: boolean;
+  /** A TCP or TLS tunnel (absent: HTTP). */
+  tunnel?: TunnelKind;
+}
+
+/** What a TCP or TLS tunnel asks the entry for in its hello. */
+export interface TunnelKind {
+  /** tcp: a public port of the entry's range; tls: TLS connections routed by their SNI name `<session>.<domain>`. */
+  kind: "tcp" | "tls";
+  /** tcp: the port asked for (--remote-port); absent: any free one (the session's own when it had one). */
+  port?: number;
+  /** tcp: no public port; visitors come only through `tunnel2 connect` with the visitor key. */
+  private?: boolean;
+  /** SHA-256 (hex) of the visitor key a private tunnel's visitors must present. */
+  visitorKey?: string;
 }
 
 /** The entry's answer to an accepted Hello. */
@@ -204,7 +227,30 @@ export function decodeHello(payload: Uint8Array): Hello {
     if (typeof o.replica !== "boolean") throw new ProtocolError("Malformed hello: bad replica flag");
     hello.replica = o.replica;
   }
+  if (o.tunnel !== undefined) hello.tunnel = decodeTunnelKind(o.tunnel);
   return hello;
+}
+
+function decodeTunnelKind(value: unknown): TunnelKind {
+  const bad = (what: string) => new ProtocolError(`Malformed hello: tunnel ${what}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad("is not an object");
+  const o = value as Record<string, unknown>;
+  if (o.kind !== "tcp" && o.kind !== "tls") throw bad("kind is not tcp or tls");
+  const tunnel: TunnelKind = { kind: o.kind };
+  if (o.port !== undefined) {
+    if (typeof o.port !== "number" || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw bad("port is not 1-65535");
+    tunnel.port = o.port;
+  }
+  if (o.private !== undefined) {
+    if (typeof o.private !== "boolean") throw bad("private flag is not a boolean");
+    tunnel.private = o.private;
+  }
+  if (o.visitorKey !== undefined) {
+    if (typeof o.visitorKey !== "string" || !/^[0-9a-f]{64}$/.test(o.visitorKey)) throw bad("visitor key is not a SHA-256 in hex");
+    tunnel.visitorKey = o.visitorKey;
+  }
+  if (tunnel.private && !tunnel.visitorKey) throw bad("is private without a visitor key");
+  return tunnel;
 }
 
 /** Decodes and validates a Welcome payload. */

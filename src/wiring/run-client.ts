@@ -15,7 +15,7 @@ import { ruleLines, summarize } from "../access/access-rules.ts";
 import { createLogger, escapeControls, withFields } from "../log.ts";
 import { runtimeName } from "../runtime/runtime-name.ts";
 
-async function loadRuntime(): Promise<ClientRuntime> {
+export async function loadRuntime(): Promise<ClientRuntime> {
   return runtimeName() === "bun"
     ? (await import("../adapter/bun/target-fetch.ts")).bunClientRuntime
     : (await import("../adapter/deno/target-fetch.ts")).denoClientRuntime;
@@ -23,6 +23,10 @@ async function loadRuntime(): Promise<ClientRuntime> {
 
 /** Where a target is, as printed: its origin and path. */
 function targetText(config: ClientConfig): string {
+  if (config.tunnel) {
+    const host = `${config.target.hostname}:${config.target.port}`;
+    return config.localPort ? `${host} (or [::1]:${config.target.port}, whichever answers)` : host;
+  }
   const base = `${config.target.origin}${config.target.pathname.replace(/\/$/, "")}`;
   return config.localPort ? `${base} (or [::1]:${config.target.port}, whichever answers)` : base;
 }
@@ -118,7 +122,12 @@ export async function runTunnels(configs: ClientConfig[], options: { dashboard?:
             ...(config.access && { access: summarize(config.access) }),
           })));
         } else {
-          out(escapeControls(`Forwarding ${url} -> ${to}`));
+          out(escapeControls(`Forwarding ${config.tunnel?.private ? `private tunnel "${config.session}"` : url} -> ${to}`));
+          if (config.tunnel?.private) {
+            const key = config.visitorKeyMade ? `TUNNEL_VISITOR_KEY=${config.visitorKey} ` : "TUNNEL_VISITOR_KEY=… ";
+            out(escapeControls(`Visitors   ${key}tunnel2 connect ${config.session} --listen 127.0.0.1:${config.target.port} --server ${config.servers[0].origin}`));
+            if (config.visitorKeyMade) out("           (a visitor key made up for this run: set TUNNEL_VISITOR_KEY to keep one)");
+          }
           for (const line of config.access ? ruleLines(config.access) : []) out(escapeControls(`  access   ${line}`));
           if (inspector && ready === 0) {
             const moved = inspector.movedFrom === undefined ? "" : `; ${inspector.movedFrom} is taken, maybe by another client`;

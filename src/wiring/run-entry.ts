@@ -81,6 +81,20 @@ export async function runEntry(args: string[]): Promise<void> {
     log.error("cannot listen", { address: `${config.hostname}:${config.port}`, error: (err as Error).message });
     process.exit(1);
   }
+  let tcpListeners: import("../entry/tcp-listeners.ts").TcpListeners | undefined;
+  if (config.tcpPorts || config.tlsPassthroughPort !== undefined) {
+    const { TcpListeners } = await import("../entry/tcp-listeners.ts");
+    try {
+      tcpListeners = await TcpListeners.start({ front: entry.tcp, hostname: config.hostname, domain: config.domain, tlsPort: config.tlsPassthroughPort, log });
+    } catch (err) {
+      log.error((err as Error).message);
+      process.exit(1);
+    }
+    log.info("tcp tunnels on", {
+      ...(config.tcpPorts ? { ports: `${config.tcpPorts.start}-${config.tcpPorts.end}` } : {}),
+      ...(config.tlsPassthroughPort !== undefined ? { tlsPassthroughPort: config.tlsPassthroughPort } : {}),
+    });
+  }
   const scheme = config.tls ? "https" : "http";
   log.info("entry listening", {
     runtime: runtime.name,
@@ -146,7 +160,16 @@ export async function runEntry(args: string[]): Promise<void> {
     log.info("entry stopping", { signal, drainTimeoutMs: config.drainTimeoutMs });
     // Leave the directory first: other entries stop sending requests here while clients move away.
     await cluster?.close();
-    await drainEntry({ registry, state, server: running, log, timeoutMs: config.drainTimeoutMs, endFeeds: entry.endFeeds });
+    await tcpListeners?.close();
+    await drainEntry({
+      registry,
+      state,
+      server: running,
+      log,
+      timeoutMs: config.drainTimeoutMs,
+      endFeeds: entry.endFeeds,
+      endless: (uplink) => entry.tcp.openOn(uplink),
+    });
     entry.close();
     log.info("entry stopped");
     process.exit(0);
