@@ -116,6 +116,7 @@ export function startAgent(
         warn: throttledWarn(log),
         onConnection: (record: TcpConnectionRecord) => {
           stats.request("client", 200, 0);
+          tap?.tcpConnection(config.session, record);
           events.onConnection?.(record);
         },
       }

@@ -1,5 +1,6 @@
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { HeaderList } from "../protocol/head.ts";
+import type { TcpConnectionRecord } from "./tcp-forwarder.ts";
 
 export type FetchTarget = (request: TargetRequest) => Promise<TargetResponse>;
 
@@ -19,4 +20,6 @@ export interface TargetTap {
   wrapFetch(tunnel: string, target: () => URL, fetchTarget: FetchTarget): FetchTarget;
   /** A visitor's WebSocket the target accepted. */
   webSocket(tunnel: string, request: { method: string; path: string; headers: HeaderList; responseHeaders: HeaderList }): WebSocketTap;
+  /** A TCP connection of a TCP or TLS tunnel, from when it opened; its counts change as bytes flow, `endedAt` is set at its end. */
+  tcpConnection(tunnel: string, record: TcpConnectionRecord): void;
 }

@@ -65,6 +65,14 @@ function accessOf(newest: Uplink): { own: RuleSummary; floor?: RuleSummary } | n
   return access ? { own: access.own, ...(access.floor ? { floor: access.floor } : {}) } : null;
 }
 
+/** A TCP or TLS tunnel as /api/sessions shows it. */
+function tunnelOf(newest: Uplink): { kind: "tcp" | "tls"; port?: number; private?: true } | null {
+  const tunnel = newest.tunnel;
+  if (!tunnel) return null;
+  const port = tunnel.kind === "tcp" && !tunnel.private ? Number(new URL(newest.url).port) : undefined;
+  return { kind: tunnel.kind, ...(port ? { port } : {}), ...(tunnel.private ? { private: true as const } : {}) };
+}
+
 /** The cluster's lines of /metrics: Redis state, entries alive, requests for sessions held elsewhere. */
 function clusterMetricsText(cluster: EntryCluster, entries: number | undefined): string {
   const counts = cluster.counts();
@@ -170,6 +178,8 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
         uplinks: uplinks.length,
         activeStreams: sum((u) => u.activeStreams),
         webSockets: webSockets.get(session.name) ?? 0,
+        tcpConnections: tcp.stats(session.name)?.open ?? 0,
+        tcpConnectionsTotal: tcp.stats(session.name)?.total ?? 0,
         queuedBytes: sum((u) => u.mux?.queuedBytes ?? 0),
         bytesToVisitor: sum((u) => u.mux?.bytesIn ?? 0),
         bytesToTarget: sum((u) => u.mux?.bytesOut ?? 0),
@@ -241,7 +251,10 @@ export function createEntryApp(deps: EntryAppDeps): EntryHandler {
       ...(cluster ? { instance: cluster.instanceId, cluster: await cluster.view() } : {}),
       sessions: registry.all().map((session) => ({
         name: session.name,
-        url: publicUrl(session.name),
+        url: session.newest.tunnel ? session.newest.url : publicUrl(session.name),
+        /** A TCP or TLS tunnel: its kind, its public port (tcp) and whether it is private; null for HTTP. */
+        tunnel: tunnelOf(session.newest),
+        ...(session.newest.tunnel ? { tcp: tcp.stats(session.name) ?? { open: 0, total: 0, bytesIn: 0, bytesOut: 0 } } : {}),
         lastMinute: metrics.recent(session.name),
         webSockets: webSockets.get(session.name) ?? 0,
         /** Who may reach it (without secrets): the tunnel's rules and the operator's floor, as its newest uplink says. */

@@ -130,6 +130,16 @@ export interface RequestFields {
   responseHeaders?: HeaderList;
   replayOf?: number;
   webSocket?: { toTarget: number; fromTarget: number; closed: boolean; closeCode?: number };
+  /** A TCP connection: bytes each way (read live), and whether it has closed. */
+  tcp?: TcpCounts;
+}
+
+/** A TCP connection's figures, as the inspector shows them. */
+export interface TcpCounts {
+  readonly visitor: string;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly closed: boolean;
 }
 
 /** One request that came through the tunnel (or a replay of one). */
@@ -154,6 +164,8 @@ export class CapturedRequest {
   readonly replayOf: number | undefined;
   /** A WebSocket: messages each way, and whether it has closed. */
   readonly webSocket: { toTarget: number; fromTarget: number; closed: boolean; closeCode?: number } | undefined;
+  /** A TCP connection's bytes each way. */
+  readonly tcp: TcpCounts | undefined;
   #requestHead: string;
   #responseHead: string | undefined;
 
@@ -166,6 +178,7 @@ export class CapturedRequest {
     this.status = fields.status;
     this.replayOf = fields.replayOf;
     this.webSocket = fields.webSocket;
+    this.tcp = fields.tcp;
     this.durationMs = undefined;
     this.error = undefined;
     this.#requestHead = packHeaders(fields.requestHeaders);

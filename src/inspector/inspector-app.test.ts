@@ -256,6 +256,7 @@ describe("inspector app: the API in detail", () => {
       error: null,
       replayOf: null,
       webSocket: null,
+      tcp: null,
     });
     expect(hook.time).toBeGreaterThanOrEqual(before);
     expect(hook.time).toBeLessThanOrEqual(Date.now());

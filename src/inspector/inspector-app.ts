@@ -26,6 +26,7 @@ export function summary(r: CapturedRequest) {
     error: r.error ?? null,
     replayOf: r.replayOf ?? null,
     webSocket: r.webSocket ?? null,
+    tcp: r.tcp ? { visitor: r.tcp.visitor, bytesIn: r.tcp.bytesIn, bytesOut: r.tcp.bytesOut, closed: r.tcp.closed } : null,
   };
 }
 

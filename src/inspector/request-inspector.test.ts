@@ -3,6 +3,8 @@ import type { HeaderList } from "../protocol/head.ts";
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { FetchTarget } from "../client/target-tap.ts";
 import { ReplayRefused, RequestInspector } from "./request-inspector.ts";
+import type { TcpConnectionRecord } from "../client/tcp-forwarder.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 
 /** The tunnel's target, with a base path: the inspector records paths without it. */
 const TARGET = new URL("http://127.0.0.1:3000/base");
@@ -377,5 +379,22 @@ describe("RequestInspector, a target that fails before reading the body", () => 
     const [record] = inspector.store.list();
     expect([record.error, record.requestBody.done]).toEqual(["connection refused", true]);
     await expect(inspector.replay(record.id)).rejects.toThrow("did not arrive whole");
+  });
+});
+
+describe("RequestInspector: TCP connections", () => {
+  test("a connection is listed with its bytes each way as they flow, then its duration; it cannot be replayed", async () => {
+    const inspector = new RequestInspector();
+    const record: TcpConnectionRecord = { visitor: "203.0.113.9:50000", startedAt: Date.now(), bytesIn: 0, bytesOut: 0 };
+    inspector.tcpConnection("ssh", record);
+    const listed = inspector.store.get(1)!;
+    expect([listed.method, listed.path, listed.tcp?.closed]).toEqual(["TCP", "203.0.113.9:50000", false]);
+    record.bytesIn = 120;
+    record.bytesOut = 4096;
+    expect([listed.tcp?.bytesIn, listed.tcp?.bytesOut]).toEqual([120, 4096]);
+    record.endedAt = record.startedAt + 1500;
+    await waitFor(() => listed.durationMs !== undefined);
+    expect([listed.durationMs, listed.tcp?.closed]).toEqual([1500, true]);
+    await expect(inspector.replay(1)).rejects.toThrow("A TCP connection cannot be replayed");
   });
 });

@@ -1,5 +1,6 @@
 import type { TargetRequest, TargetResponse } from "../runtime/client-runtime.ts";
 import type { FetchTarget, TargetTap, WebSocketTap } from "../client/target-tap.ts";
+import type { TcpConnectionRecord } from "../client/tcp-forwarder.ts";
 import { basePath, targetUrl } from "../client/forwarder.ts";
 import { pathStart } from "../http/url-parts.ts";
 import { type HeaderList, requestHeadProblem } from "../protocol/head.ts";
@@ -121,11 +122,47 @@ export class RequestInspector implements TargetTap {
     };
   }
 
+  tcpConnection(tunnel: string, connection: TcpConnectionRecord): void {
+    const record = this.store.add({
+      tunnel,
+      time: connection.startedAt,
+      method: "TCP",
+      path: connection.visitor,
+      requestHeaders: [],
+      status: 200,
+      responseHeaders: [],
+      tcp: {
+        visitor: connection.visitor,
+        get bytesIn() {
+          return connection.bytesIn;
+        },
+        get bytesOut() {
+          return connection.bytesOut;
+        },
+        get closed() {
+          return connection.endedAt !== undefined;
+        },
+      },
+    });
+    record.requestBody.done = true;
+    record.responseBody.done = true;
+    // The counts are read live; the page hears of them this often, and once at the end.
+    const timer = setInterval(() => {
+      if (connection.endedAt === undefined) return this.store.updated(record);
+      clearInterval(timer);
+      record.durationMs = connection.endedAt - connection.startedAt;
+      if (connection.error) record.error = connection.error;
+      this.store.updated(record);
+    }, WEBSOCKET_UPDATE_MS);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
   /** Sends a recorded request again to its tunnel's target, with `changes`; resolves with the replay's record once its response has ended. */
   async replay(id: number, changes: ReplayChanges = {}): Promise<CapturedRequest> {
     const original = this.store.get(id);
     if (!original) throw new ReplayRefused(404, `No request ${id} (cleared, or dropped past the limits)`);
     if (original.webSocket) throw new ReplayRefused(400, "A WebSocket cannot be replayed");
+    if (original.tcp) throw new ReplayRefused(400, "A TCP connection cannot be replayed");
     const tunnel = this.#tunnels.get(original.tunnel);
     if (!tunnel) throw new ReplayRefused(404, `No tunnel ${original.tunnel} in this client`);
     let body: Uint8Array | undefined;

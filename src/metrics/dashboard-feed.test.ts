@@ -4,7 +4,7 @@ import { MemoryMetrics, UNKNOWN_SESSION } from "./entry-metrics.ts";
 import type { LiveSession } from "./prometheus-text.ts";
 
 function liveSession(name: string, bytesToVisitor: number): LiveSession {
-  return { name, uplinks: 2, activeStreams: 3, webSockets: 1, queuedBytes: 100, bytesToVisitor, bytesToTarget: 0, stalls: 0 };
+  return { name, uplinks: 2, activeStreams: 3, webSockets: 1, tcpConnections: 0, tcpConnectionsTotal: 0, queuedBytes: 100, bytesToVisitor, bytesToTarget: 0, stalls: 0 };
 }
 
 describe("DashboardFeed", () => {

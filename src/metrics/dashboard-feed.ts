@@ -8,6 +8,7 @@ export interface SessionPoint {
   uplinks: number;
   streams: number;
   webSockets: number;
+  tcpConnections: number;
   queueBytes: number;
   rps: number;
   errors: number;
@@ -106,6 +107,7 @@ export class DashboardFeed {
         uplinks: live.uplinks,
         streams: live.activeStreams,
         webSockets: live.webSockets,
+        tcpConnections: live.tcpConnections,
         queueBytes: live.queuedBytes,
         rps: finite(requests.count / seconds) ?? 0,
         errors: before ? finite((errors - before.errors) / seconds) ?? 0 : 0,

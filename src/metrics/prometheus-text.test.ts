@@ -13,7 +13,7 @@ describe("prometheusText()", () => {
     m.refused("demo", "ip_allow");
     m.refused("demo", "ip_allow");
     m.uplinkClosed("demo", { bytesToVisitor: 10, bytesToTarget: 5, stalls: 1 });
-    const text = prometheusText(m, [{ name: "demo", uplinks: 2, activeStreams: 1, webSockets: 1, queuedBytes: 0, bytesToVisitor: 90, bytesToTarget: 0, stalls: 2 }], 1234);
+    const text = prometheusText(m, [{ name: "demo", uplinks: 2, activeStreams: 1, webSockets: 1, tcpConnections: 1, tcpConnectionsTotal: 3, queuedBytes: 0, bytesToVisitor: 90, bytesToTarget: 0, stalls: 2 }], 1234);
     m.close();
     expect(text).toContain('tunnel2_requests_total{session="demo",class="2xx"} 2');
     expect(text).toContain('tunnel2_requests_total{session="demo",class="4xx"} 1');
@@ -28,6 +28,8 @@ describe("prometheusText()", () => {
     expect(text).toContain('tunnel2_flow_control_stalls_total{session="demo"} 3');
     expect(text).toContain('tunnel2_uplinks{session="demo"} 2');
     expect(text).toContain('tunnel2_websockets{session="demo"} 1');
+    expect(text).toContain('tunnel2_tcp_connections{session="demo"} 1');
+    expect(text).toContain('tunnel2_tcp_connections_total{session="demo"} 3');
     expect(text).toContain('tunnel2_uplinks_rejected_total{reason="bad_token"} 1');
     expect(text).toContain("process_resident_memory_bytes 1234");
     // Every sample line belongs to a family declared before it.

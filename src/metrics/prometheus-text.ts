@@ -8,6 +8,9 @@ export interface LiveSession {
   activeStreams: number;
   /** Visitors' WebSockets open. */
   webSockets: number;
+  /** TCP connections open (TCP and TLS tunnels), and opened since the session came. */
+  tcpConnections: number;
+  tcpConnectionsTotal: number;
   queuedBytes: number;
   bytesToVisitor: number;
   bytesToTarget: number;
@@ -82,6 +85,10 @@ export function prometheusText(metrics: EntryMetrics, live: LiveSession[], rssBy
   for (const l of live) lines.push(`tunnel2_active_streams{session="${label(l.name)}"} ${l.activeStreams}`);
   family("tunnel2_websockets", "gauge", "Visitors' WebSockets open, by session.");
   for (const l of live) lines.push(`tunnel2_websockets{session="${label(l.name)}"} ${l.webSockets}`);
+  family("tunnel2_tcp_connections", "gauge", "TCP connections open (TCP and TLS tunnels), by session.");
+  for (const l of live) if (l.tcpConnectionsTotal > 0) lines.push(`tunnel2_tcp_connections{session="${label(l.name)}"} ${l.tcpConnections}`);
+  family("tunnel2_tcp_connections_total", "counter", "TCP connections carried (TCP and TLS tunnels), by session; their bytes are in tunnel2_body_bytes_total.");
+  for (const l of live) if (l.tcpConnectionsTotal > 0) lines.push(`tunnel2_tcp_connections_total{session="${label(l.name)}"} ${l.tcpConnectionsTotal}`);
   family("tunnel2_uplinks", "gauge", "Connected uplinks, by session.");
   for (const l of live) lines.push(`tunnel2_uplinks{session="${label(l.name)}"} ${l.uplinks}`);
   family("tunnel2_writer_queue_bytes", "gauge", "Bytes waiting in the uplink writers' queues, by session.");

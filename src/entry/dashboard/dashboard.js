@@ -12,7 +12,7 @@ const CHART_HEIGHT = 118;
 const CHARTS = [
   { title: "requests/s", series: [["rps", "req/s", "#1565c0", "n"], ["errors", "5xx/s", "#c62828", "n"], ["refused", "refused by access rules/s", "#6d4c41", "n"]] },
   { title: "latency to response head (ms)", series: [["p50", "p50", "#2e7d32", "ms"], ["p99", "p99", "#ef6c00", "ms"]] },
-  { title: "active streams", series: [["streams", "streams", "#6a1b9a", "n"], ["webSockets", "of them WebSockets", "#00897b", "n"]] },
+  { title: "active streams", series: [["streams", "streams", "#6a1b9a", "n"], ["webSockets", "of them WebSockets", "#00897b", "n"], ["tcpConnections", "of them TCP", "#f9a825", "n"]] },
   {
     title: "uplink writer queue",
     series: [["waitP99", "wait p99 (ms)", "#00838f", "ms"], ["queueBytes", "depth", "#8d6e63", "bytes"]],

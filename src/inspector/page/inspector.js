@@ -35,6 +35,7 @@ function bytesText(n) {
 }
 
 function statusText(r) {
+  if (r.tcp) return `TCP ${bytesText(r.tcp.bytesIn)}↑ ${bytesText(r.tcp.bytesOut)}↓${r.tcp.closed ? " closed" : ""}`;
   if (r.webSocket) return `WS ${r.webSocket.toTarget}↑ ${r.webSocket.fromTarget}↓${r.webSocket.closed ? " closed" : ""}`;
   if (r.error && r.status === null) return "failed";
   return r.status === null ? "…" : String(r.status);
@@ -42,7 +43,7 @@ function statusText(r) {
 
 function statusClassOf(r) {
   if (r.error && r.status === null) return "5";
-  if (r.webSocket) return "1";
+  if (r.webSocket || r.tcp) return "1";
   return r.status === null ? "" : String(r.status)[0];
 }
 
@@ -135,8 +136,8 @@ async function loadDetail(id) {
   if (d.durationMs !== null) notes.push(`${d.durationMs.toFixed(1)} ms`);
   if (d.error) notes.push(`error: ${d.error}`);
   document.getElementById("detail-note").textContent = notes.join(" · ");
-  document.getElementById("replay").hidden = !!d.webSocket;
-  document.getElementById("edit").hidden = !!d.webSocket;
+  document.getElementById("replay").hidden = !!(d.webSocket || d.tcp);
+  document.getElementById("edit").hidden = !!(d.webSocket || d.tcp);
   document.getElementById("request-head").textContent = headText(`${d.method} ${d.path}`, d.requestHeaders);
   renderBody(document.getElementById("request-body"), d.requestBody);
   document.getElementById("response-head").textContent = d.status === null ? (d.error ? `no answer: ${d.error}` : "waiting for the answer…") : headText(String(d.status), d.responseHeaders);
